@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mvsock user API additions to <linux/vm_sockets.h>.
+ *
+ * IOCTL_MVSOCK_LIST_CIDS, on /dev/vsock or on an AF_VSOCK socket, lists
+ * every local endpoint: each device's CID, registry id, role and whether
+ * it is the default device for unbound guest-to-host connections.
+ *
+ * Usage: allocate a struct mvsock_cid_list followed by @count entries,
+ * set @count (and @reserved to 0), call the ioctl. On return @count is
+ * the number of entries written and @total the number of devices (which
+ * may exceed @count: call again with a larger buffer).
+ */
+#ifndef _UAPI_LINUX_MVSOCK_H
+#define _UAPI_LINUX_MVSOCK_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+enum mvsock_role {
+	MVSOCK_ROLE_ID_LOCAL = 0,	/* loopback device, CID 1 */
+	MVSOCK_ROLE_ID_GUEST = 1,	/* guest virtio-vsock device */
+	MVSOCK_ROLE_ID_HOST = 2,	/* host vhost-vsock instance */
+};
+
+#define MVSOCK_CID_F_DEFAULT	(1U << 0)
+
+struct mvsock_cid_entry {
+	__u32 cid;	/* local CID of the endpoint (host: 2) */
+	__u32 dev_id;	/* registry id */
+	__u32 role;	/* enum mvsock_role */
+	__u32 flags;	/* MVSOCK_CID_F_* */
+	__u32 peer_cid;	/* host role: the guest's CID; else 0 */
+	__u32 pad;
+};
+
+struct mvsock_cid_list {
+	__u32 count;	/* in: room for entries; out: entries written */
+	__u32 total;	/* out: number of devices */
+	__u32 reserved;	/* must be 0 */
+	__u32 pad;
+	struct mvsock_cid_entry entries[];
+};
+
+/* Same ioctl type as IOCTL_VM_SOCKETS_GET_LOCAL_CID (7, 0xb9). */
+#define IOCTL_MVSOCK_LIST_CIDS	_IOWR(7, 0xc0, struct mvsock_cid_list)
+
+/*
+ * Proposed virtio-vsock feature bit (not in the virtio spec): the device
+ * config space carries a __le32 priority after guest_cid; among devices
+ * offering it the lowest priority becomes the default device. Bits 0-2
+ * are the spec's, bit 3 is used by the virtio DGRAM proposal.
+ */
+#define MVSOCK_VIRTIO_F_PRIORITY	8
+
+#endif /* _UAPI_LINUX_MVSOCK_H */

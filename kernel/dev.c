@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mvsock device registry and CID routing.
+ *
+ * Every transport endpoint (loopback, each guest virtio-vsock device,
+ * each host vhost instance) is one struct mvsock_dev. The socket core
+ * only ever talks to devices through this registry.
+ */
+#include <linux/idr.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/percpu.h>
+
+#include "mvsock.h"
+#include "mvsock_trace.h"
+#include "../include/uapi/linux/mvsock.h"
+
+/* mvsock_dev_lock guards mvsock_devs changes and the is_default flags. */
+static DEFINE_MUTEX(mvsock_dev_lock);
+static LIST_HEAD(mvsock_devs);
+static DEFINE_IDA(mvsock_dev_ida);
+
+static void mvsock_dev_release(struct kref *ref)
+{
+	struct mvsock_dev *dev = container_of(ref, struct mvsock_dev, ref);
+
+	ida_free(&mvsock_dev_ida, dev->id);
+	free_percpu(dev->stats);
+	kfree(dev);
+}
+
+struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
+				    u32 cid, const struct mvsock_dev_ops *ops,
+				    void *priv, struct module *owner)
+{
+	struct mvsock_dev *dev;
+	int id;
+
+	if (!ops || !ops->send_pkt)
+		return ERR_PTR(-EINVAL);
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return ERR_PTR(-ENOMEM);
+	dev->stats = alloc_percpu(struct mvsock_dev_stats);
+	if (!dev->stats)
+		goto err_free;
+	id = ida_alloc(&mvsock_dev_ida, GFP_KERNEL);
+	if (id < 0)
+		goto err_stats;
+	dev->id = id;
+	kref_init(&dev->ref);
+	INIT_LIST_HEAD(&dev->node);
+	dev->role = role;
+	dev->cid = cid;
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->owner = owner;
+	strscpy(dev->name, name, sizeof(dev->name));
+	return dev;
+
+err_stats:
+	free_percpu(dev->stats);
+err_free:
+	kfree(dev);
+	return ERR_PTR(-ENOMEM);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_alloc);
+
+struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev)
+{
+	kref_get(&dev->ref);
+	return dev;
+}
+
+void mvsock_dev_put(struct mvsock_dev *dev)
+{
+	kref_put(&dev->ref, mvsock_dev_release);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_put);
+
+void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val)
+{
+	u64 *p = (u64 *)((char *)this_cpu_ptr(dev->stats) + off);
+
+	preempt_disable();
+	*p += val;
+	preempt_enable();
+}
+
+static bool mvsock_dev_clash(struct mvsock_dev *dev)
+{
+	struct mvsock_dev *d;
+
+	list_for_each_entry(d, &mvsock_devs, node) {
+		if (d->role == dev->role && d->cid == dev->cid)
+			return true;
+		/* a guest CID must not shadow a host-side guest CID */
+		if (d->role != MVSOCK_ROLE_LOCAL &&
+		    dev->role != MVSOCK_ROLE_LOCAL && d->cid == dev->cid)
+			return true;
+	}
+	return false;
+}
+
+static struct mvsock_dev *mvsock_first_guest_locked(void)
+{
+	struct mvsock_dev *d;
+
+	list_for_each_entry(d, &mvsock_devs, node)
+		if (d->role == MVSOCK_ROLE_GUEST)
+			return d;
+	return NULL;
+}
+
+/* Registers @dev; the first guest device becomes the default. */
+int mvsock_dev_register(struct mvsock_dev *dev)
+{
+	mutex_lock(&mvsock_dev_lock);
+	if (mvsock_dev_clash(dev)) {
+		mutex_unlock(&mvsock_dev_lock);
+		return -EADDRINUSE;
+	}
+	if (dev->role == MVSOCK_ROLE_GUEST && !mvsock_first_guest_locked())
+		dev->is_default = true;
+	list_add_tail_rcu(&dev->node, &mvsock_devs);
+	mutex_unlock(&mvsock_dev_lock);
+	trace_mvsock_dev_add(dev);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_register);
+
+/*
+ * Removes @dev from routing, then resets every socket that uses it. The
+ * caller's reference stays valid; drop it with mvsock_dev_put().
+ */
+void mvsock_dev_unregister(struct mvsock_dev *dev)
+{
+	struct mvsock_dev *next;
+
+	mutex_lock(&mvsock_dev_lock);
+	WRITE_ONCE(dev->dead, true);
+	list_del_rcu(&dev->node);
+	if (dev->is_default) {
+		dev->is_default = false;
+		next = mvsock_first_guest_locked();
+		if (next) {
+			next->is_default = true;
+			trace_mvsock_dev_default(next);
+		}
+	}
+	mutex_unlock(&mvsock_dev_lock);
+	synchronize_rcu();
+	trace_mvsock_dev_remove(dev);
+	mvsock_dev_reset_socks(dev);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_unregister);
+
+int mvsock_dev_set_default(u32 id)
+{
+	struct mvsock_dev *d, *want = NULL;
+
+	mutex_lock(&mvsock_dev_lock);
+	list_for_each_entry(d, &mvsock_devs, node)
+		if (d->id == id)
+			want = d;
+	if (!want || want->role != MVSOCK_ROLE_GUEST) {
+		mutex_unlock(&mvsock_dev_lock);
+		return want ? -EINVAL : -ENODEV;
+	}
+	list_for_each_entry(d, &mvsock_devs, node)
+		d->is_default = (d == want);
+	mutex_unlock(&mvsock_dev_lock);
+	trace_mvsock_dev_default(want);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_set_default);
+
+/* Is @cid one of ours (bindable)? */
+bool mvsock_cid_is_local(u32 cid)
+{
+	struct mvsock_dev *d;
+	bool ret = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(d, &mvsock_devs, node) {
+		if ((d->role == MVSOCK_ROLE_HOST && cid == VMADDR_CID_HOST) ||
+		    (d->role != MVSOCK_ROLE_HOST && cid == d->cid)) {
+			ret = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/* What IOCTL_VM_SOCKETS_GET_LOCAL_CID reports. */
+u32 mvsock_default_local_cid(void)
+{
+	struct mvsock_dev *d;
+	u32 cid = VMADDR_CID_ANY;
+	bool host = false, local = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(d, &mvsock_devs, node) {
+		if (d->role == MVSOCK_ROLE_GUEST && d->is_default)
+			cid = d->cid;
+		host |= d->role == MVSOCK_ROLE_HOST;
+		local |= d->role == MVSOCK_ROLE_LOCAL;
+	}
+	rcu_read_unlock();
+	if (cid == VMADDR_CID_ANY && host)
+		cid = VMADDR_CID_HOST;
+	if (cid == VMADDR_CID_ANY && local)
+		cid = VMADDR_CID_LOCAL;
+	return cid;
+}
+
+static const char * const mvsock_route_reason[] = {
+	"local", "bound", "default", "host-guest", "no-device",
+};
+
+/* Pick a device for @remote_cid given @vsk's bound local CID. */
+static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
+					   int *reason)
+{
+	struct mvsock_dev *d, *def = NULL, *local = NULL, *guest = NULL;
+
+	list_for_each_entry_rcu(d, &mvsock_devs, node) {
+		switch (d->role) {
+		case MVSOCK_ROLE_LOCAL:
+			local = d;
+			break;
+		case MVSOCK_ROLE_HOST:
+			if (d->cid == remote_cid) {
+				*reason = 3;
+				return d;
+			}
+			break;
+		case MVSOCK_ROLE_GUEST:
+			if (local_cid != VMADDR_CID_ANY && d->cid == local_cid)
+				guest = d;
+			if (d->is_default)
+				def = d;
+			break;
+		}
+	}
+	if (remote_cid == VMADDR_CID_LOCAL ||
+	    (local_cid == VMADDR_CID_LOCAL && local) ||
+	    (remote_cid == local_cid && local)) {
+		*reason = 0;
+		return local;
+	}
+	if (guest) {
+		*reason = 1;
+		return guest;
+	}
+	*reason = 2;
+	if (def && (remote_cid == def->cid) && local) {
+		*reason = 0;
+		return local;
+	}
+	return def;
+}
+
+/*
+ * Routing for an outgoing connection. On success *out holds a device
+ * reference and vsk->local.svm_cid is the CID the peer will see.
+ */
+int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
+		 struct mvsock_dev **out)
+{
+	struct mvsock_dev *dev;
+	int reason = 4;
+
+	rcu_read_lock();
+	dev = mvsock_route_rcu(vsk->local.svm_cid, remote_cid, &reason);
+	if (dev && !READ_ONCE(dev->dead))
+		mvsock_dev_get(dev);
+	else
+		dev = NULL;
+	rcu_read_unlock();
+	trace_mvsock_route(&vsk->sk, remote_cid, dev,
+			   mvsock_route_reason[dev ? reason : 4]);
+	if (!dev)
+		return -ENETUNREACH;
+	*out = dev;
+	return 0;
+}
+
+/* The source CID our packets carry on @dev. */
+static u32 mvsock_dev_local_cid(struct mvsock_dev *dev)
+{
+	return dev->role == MVSOCK_ROLE_HOST ? VMADDR_CID_HOST : dev->cid;
+}
+
+u32 mvsock_dev_src_cid(struct mvsock_dev *dev)
+{
+	return mvsock_dev_local_cid(dev);
+}
+
+int mvsock_list_cids(void __user *arg)
+{
+	struct mvsock_cid_list hdr;
+	struct mvsock_cid_entry e;
+	struct mvsock_cid_entry __user *ue;
+	struct mvsock_dev *d;
+	u32 n = 0, total = 0;
+	int err = 0;
+
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.reserved)
+		return -EINVAL;
+	ue = (struct mvsock_cid_entry __user *)((char __user *)arg +
+						 sizeof(hdr));
+	mutex_lock(&mvsock_dev_lock);
+	list_for_each_entry(d, &mvsock_devs, node) {
+		total++;
+		if (n >= hdr.count)
+			continue;
+		memset(&e, 0, sizeof(e));
+		e.cid = mvsock_dev_local_cid(d);
+		e.dev_id = d->id;
+		e.role = d->role;
+		e.flags = d->is_default ? MVSOCK_CID_F_DEFAULT : 0;
+		if (d->role == MVSOCK_ROLE_HOST)
+			e.peer_cid = d->cid;
+		if (copy_to_user(&ue[n], &e, sizeof(e))) {
+			err = -EFAULT;
+			break;
+		}
+		n++;
+	}
+	mutex_unlock(&mvsock_dev_lock);
+	if (err)
+		return err;
+	hdr.count = n;
+	hdr.total = total;
+	if (copy_to_user(arg, &hdr, sizeof(hdr)))
+		return -EFAULT;
+	return 0;
+}
+
+int mvsock_dev_init(void)
+{
+	return 0;
+}
+
+void mvsock_dev_exit(void)
+{
+	WARN_ON_ONCE(!list_empty(&mvsock_devs));
+}

@@ -1,0 +1,1091 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The virtio-vsock protocol engine: packet build and parse, the
+ * connection state machine and credit-based flow control. Every device
+ * (loopback, virtio guest, vhost host) runs through this file, so what
+ * loopback tests is what the virtio transports run.
+ */
+#include <linux/skbuff.h>
+#include <net/sock.h>
+
+#include "mvsock.h"
+#include "mvsock_trace.h"
+
+
+u16 mvsock_wire_type(const struct sock *sk)
+{
+	return sk->sk_type == SOCK_SEQPACKET ? VIRTIO_VSOCK_TYPE_SEQPACKET :
+					       VIRTIO_VSOCK_TYPE_STREAM;
+}
+
+void mvsock_set_state(struct sock *sk, int state)
+{
+	int old = sk->sk_state;
+
+	if (old == state)
+		return;
+	trace_mvsock_sock_state(sk, old, state);
+	WRITE_ONCE(sk->sk_state, state);
+}
+
+u32 mvsock_peer_credit(struct mvsock_sock *vsk)
+{
+	s64 credit = (s64)vsk->peer_buf_alloc -
+		     (s64)(u32)(vsk->tx_cnt - vsk->peer_fwd_cnt);
+
+	return credit > 0 ? (u32)credit : 0;
+}
+
+/* Transmit-side accounting: bytes handed to a device, not yet consumed. */
+static void mvsock_tx_destructor(struct sk_buff *skb)
+{
+	struct sock *sk = skb->sk;
+
+	atomic_sub(mvsock_cb(skb)->len, &mvsock_sk(sk)->tx_unsent);
+	sock_put(sk);
+}
+
+static void mvsock_fill_hdr(struct sk_buff *skb, struct mvsock_sock *vsk,
+			    u16 op, u32 flags, u32 len)
+{
+	struct virtio_vsock_hdr *hdr = (struct virtio_vsock_hdr *)skb->data;
+	struct mvsock_cb *cb = mvsock_cb(skb);
+
+	cb->src_cid = vsk->local.svm_cid;
+	cb->dst_cid = vsk->remote.svm_cid;
+	cb->src_port = vsk->local.svm_port;
+	cb->dst_port = vsk->remote.svm_port;
+	cb->len = len;
+	cb->type = mvsock_wire_type(&vsk->sk);
+	cb->op = op;
+	cb->flags = flags;
+	cb->buf_alloc = vsk->buf_alloc;
+	cb->fwd_cnt = vsk->fwd_cnt;
+	cb->offset = 0;
+
+	hdr->src_cid = cpu_to_le64(cb->src_cid);
+	hdr->dst_cid = cpu_to_le64(cb->dst_cid);
+	hdr->src_port = cpu_to_le32(cb->src_port);
+	hdr->dst_port = cpu_to_le32(cb->dst_port);
+	hdr->len = cpu_to_le32(len);
+	hdr->type = cpu_to_le16(cb->type);
+	hdr->op = cpu_to_le16(op);
+	hdr->flags = cpu_to_le32(flags);
+	hdr->buf_alloc = cpu_to_le32(cb->buf_alloc);
+	hdr->fwd_cnt = cpu_to_le32(cb->fwd_cnt);
+
+	vsk->last_fwd_cnt = vsk->fwd_cnt;
+	vsk->last_buf_alloc = vsk->buf_alloc;
+}
+
+static int mvsock_xmit(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	struct mvsock_cb *cb = mvsock_cb(skb);
+
+	if (READ_ONCE(dev->dead)) {
+		kfree_skb(skb);
+		return -ENODEV;
+	}
+	trace_mvsock_pkt_tx(dev, skb);
+	MVSOCK_STAT(dev, tx_pkts, 1);
+	MVSOCK_STAT(dev, tx_bytes, cb->len);
+	if (cb->op == VIRTIO_VSOCK_OP_RST)
+		MVSOCK_STAT(dev, rst_sent, 1);
+	atomic_inc(&dev->queued);
+	return dev->ops->send_pkt(dev, skb);
+}
+
+static struct sk_buff *mvsock_alloc_hdr_skb(u32 payload, gfp_t gfp)
+{
+	struct sk_buff *skb;
+
+	skb = alloc_skb(MVSOCK_HDR_LEN + payload, gfp);
+	if (!skb)
+		return NULL;
+	skb_put(skb, MVSOCK_HDR_LEN);
+	return skb;
+}
+
+/* Send a packet without payload on @vsk's connection. */
+int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags)
+{
+	struct sk_buff *skb;
+
+	if (!vsk->dev)
+		return -ENOTCONN;
+	skb = mvsock_alloc_hdr_skb(0, GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	mvsock_fill_hdr(skb, vsk, op, flags, 0);
+	if (op == VIRTIO_VSOCK_OP_RST)
+		vsk->rst_sent = true;
+	return mvsock_xmit(vsk->dev, skb);
+}
+
+/* Answer @in (which found no usable socket) with RST, unless it is one. */
+int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *in)
+{
+	struct mvsock_cb *icb = mvsock_cb(in);
+	struct virtio_vsock_hdr *hdr;
+	struct sk_buff *skb;
+	struct mvsock_cb *cb;
+
+	if (icb->op == VIRTIO_VSOCK_OP_RST)
+		return 0;
+	skb = mvsock_alloc_hdr_skb(0, GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	cb = mvsock_cb(skb);
+	memset(cb, 0, sizeof(*cb));
+	cb->src_cid = icb->dst_cid;
+	cb->dst_cid = icb->src_cid;
+	cb->src_port = icb->dst_port;
+	cb->dst_port = icb->src_port;
+	cb->type = icb->type;
+	cb->op = VIRTIO_VSOCK_OP_RST;
+	hdr = (struct virtio_vsock_hdr *)skb->data;
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->src_cid = cpu_to_le64(cb->src_cid);
+	hdr->dst_cid = cpu_to_le64(cb->dst_cid);
+	hdr->src_port = cpu_to_le32(cb->src_port);
+	hdr->dst_port = cpu_to_le32(cb->dst_port);
+	hdr->type = cpu_to_le16(cb->type);
+	hdr->op = cpu_to_le16(VIRTIO_VSOCK_OP_RST);
+	return mvsock_xmit(dev, skb);
+}
+
+/* ---- receive queue ---------------------------------------------------- */
+
+void mvsock_purge_rx(struct mvsock_sock *vsk)
+{
+	struct sk_buff *skb;
+
+	while ((skb = __skb_dequeue(&vsk->rxq)))
+		consume_skb(skb);
+	vsk->rx_bytes = 0;
+	vsk->rx_mem = 0;
+	vsk->msg_count = 0;
+}
+
+static u32 mvsock_rx_mem_limit(struct mvsock_sock *vsk)
+{
+	return 2 * vsk->buf_alloc + 2 * 1024 * 1024;
+}
+
+/*
+ * Queue the payload of an RW packet. Small stream payloads are copied
+ * into the tail of the previous skb so a peer sending tiny packets cannot
+ * pin one skb per byte. Returns false when the peer broke the credit
+ * contract (more bytes in flight than we ever advertised).
+ */
+static bool mvsock_rx_enqueue(struct mvsock_sock *vsk, struct sk_buff *skb)
+{
+	struct mvsock_cb *cb = mvsock_cb(skb);
+	u32 allowed = max(vsk->buf_alloc, vsk->last_buf_alloc);
+	struct sk_buff *last;
+
+	if ((u64)vsk->rx_bytes + cb->len > allowed)
+		return false;
+	if (cb->len == 0 && !(cb->flags & VIRTIO_VSOCK_SEQ_EOM)) {
+		consume_skb(skb);
+		return true;
+	}
+	vsk->rx_bytes += cb->len;
+	if (vsk->sk.sk_type == SOCK_SEQPACKET &&
+	    (cb->flags & VIRTIO_VSOCK_SEQ_EOM))
+		vsk->msg_count++;
+
+	last = skb_peek_tail(&vsk->rxq);
+	if (last && cb->len <= MVSOCK_MERGE_LEN && !skb_is_nonlinear(last) &&
+	    !(mvsock_cb(last)->flags & VIRTIO_VSOCK_SEQ_EOM) &&
+	    vsk->sk.sk_type == SOCK_STREAM && skb_tailroom(last) >= cb->len) {
+		if (!skb_copy_bits(skb, 0, skb_put(last, cb->len), cb->len)) {
+			mvsock_cb(last)->len += cb->len;
+			consume_skb(skb);
+			return true;
+		}
+		/* copy failed: undo the put and queue the skb itself */
+		__skb_trim(last, last->len - cb->len);
+	}
+	vsk->rx_mem += skb->truesize;
+	if (vsk->rx_mem > mvsock_rx_mem_limit(vsk)) {
+		vsk->rx_mem -= skb->truesize;
+		vsk->rx_bytes -= cb->len;
+		return false;
+	}
+	__skb_queue_tail(&vsk->rxq, skb);
+	return true;
+}
+
+/* Tell the peer about freed buffer space when it may be waiting for it. */
+void mvsock_update_credit_after_read(struct mvsock_sock *vsk)
+{
+	struct sock *sk = &vsk->sk;
+	u32 unsent = vsk->fwd_cnt - vsk->last_fwd_cnt;
+	u32 free_space;
+	s64 peer_view;
+
+	if (!unsent || sk->sk_state != TCP_ESTABLISHED || !vsk->in_conn ||
+	    (vsk->peer_shutdown & SEND_SHUTDOWN))
+		return;
+	free_space = vsk->buf_alloc > vsk->rx_bytes ?
+		     vsk->buf_alloc - vsk->rx_bytes : 0;
+	peer_view = (s64)free_space - unsent;
+	if (peer_view < MVSOCK_MAX_PKT_LEN ||
+	    vsk->rx_bytes < READ_ONCE(sk->sk_rcvlowat))
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+}
+
+/* ---- sending data ----------------------------------------------------- */
+
+static bool mvsock_tx_blocked_by_peer(struct mvsock_sock *vsk)
+{
+	return (vsk->sk.sk_shutdown & SEND_SHUTDOWN) ||
+	       (vsk->peer_shutdown & RCV_SHUTDOWN);
+}
+
+static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sock *sk = &vsk->sk;
+	int err = 0;
+
+	if (!vsk->credit_requested) {
+		vsk->credit_requested = true;
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0);
+	}
+	if (!vsk->stalled) {
+		vsk->stalled = true;
+		trace_mvsock_credit_stall(sk, true, mvsock_peer_credit(vsk));
+	}
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (mvsock_peer_credit(vsk) < need) {
+		if (sk->sk_err || mvsock_tx_blocked_by_peer(vsk) ||
+		    sk->sk_state != TCP_ESTABLISHED) {
+			err = 1;
+			break;
+		}
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		sk_wait_event(sk, timeo,
+			      mvsock_peer_credit(vsk) >= need || sk->sk_err ||
+			      mvsock_tx_blocked_by_peer(vsk) ||
+			      sk->sk_state != TCP_ESTABLISHED, &wait);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+/*
+ * Pin the user pages behind @from into @skb's frags (MSG_ZEROCOPY).
+ * Stops early when the frags run out; the caller sends what was pinned.
+ */
+static int mvsock_zc_fill(struct sk_buff *skb, struct iov_iter *from,
+			  size_t length)
+{
+	int frag = skb_shinfo(skb)->nr_frags;
+
+	while (length && frag < MAX_SKB_FRAGS) {
+		struct page *pages[MAX_SKB_FRAGS];
+		size_t start;
+		ssize_t got;
+		int i, n;
+
+		got = iov_iter_get_pages2(from, pages, length,
+					  MAX_SKB_FRAGS - frag, &start);
+		if (got <= 0)
+			return got ? -EFAULT : 0;
+		length -= got;
+		skb->len += got;
+		skb->data_len += got;
+		skb->truesize += PAGE_ALIGN(got + start);
+		n = DIV_ROUND_UP(got + start, PAGE_SIZE);
+		for (i = 0; i < n; i++) {
+			size_t size = min_t(size_t, got, PAGE_SIZE - start);
+
+			skb_fill_page_desc_noacc(skb, frag++, pages[i], start,
+						 size);
+			got -= size;
+			start = 0;
+		}
+	}
+	return 0;
+}
+
+static struct sk_buff *mvsock_build_data(struct mvsock_sock *vsk,
+					 struct msghdr *msg, u32 *chunk,
+					 struct ubuf_info *uarg, int *err)
+{
+	struct sk_buff *skb;
+
+	if (uarg) {
+		skb = mvsock_alloc_hdr_skb(0, GFP_KERNEL);
+		if (!skb) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		*err = mvsock_zc_fill(skb, &msg->msg_iter, *chunk);
+		if (*err || skb->len == MVSOCK_HDR_LEN) {
+			kfree_skb(skb);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		*chunk = skb->len - MVSOCK_HDR_LEN;
+		skb_zcopy_set(skb, uarg, NULL);
+		return skb;
+	}
+	skb = mvsock_alloc_hdr_skb(*chunk, GFP_KERNEL);
+	if (!skb) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (copy_from_iter(skb_put(skb, *chunk), *chunk, &msg->msg_iter) !=
+	    *chunk) {
+		kfree_skb(skb);
+		*err = -EFAULT;
+		return NULL;
+	}
+	return skb;
+}
+
+/* Queue one data packet of up to *@chunk bytes from @msg. */
+static int mvsock_send_chunk(struct mvsock_sock *vsk, struct msghdr *msg,
+			     u32 *chunk, u32 flags, struct ubuf_info *uarg)
+{
+	u32 want = *chunk;
+	struct sk_buff *skb;
+	int err;
+
+	skb = mvsock_build_data(vsk, msg, chunk, uarg, &err);
+	if (!skb)
+		return err;
+	if (*chunk < want)
+		flags = 0;	/* the message continues in the next packet */
+	mvsock_fill_hdr(skb, vsk, VIRTIO_VSOCK_OP_RW, flags, *chunk);
+	sock_hold(&vsk->sk);
+	skb->sk = &vsk->sk;
+	skb->destructor = mvsock_tx_destructor;
+	atomic_add(*chunk, &vsk->tx_unsent);
+	vsk->tx_cnt += *chunk;
+	err = mvsock_xmit(vsk->dev, skb);
+	return err < 0 ? err : 0;
+}
+
+static struct ubuf_info *mvsock_zc_begin(struct mvsock_sock *vsk,
+					 struct msghdr *msg, size_t len)
+{
+	struct ubuf_info *uarg;
+
+	if (!(msg->msg_flags & MSG_ZEROCOPY) ||
+	    !sock_flag(&vsk->sk, SOCK_ZEROCOPY))
+		return NULL;
+	uarg = msg_zerocopy_realloc(&vsk->sk, len, NULL);
+	if (!uarg)
+		return ERR_PTR(-ENOBUFS);
+	/* Data that cannot fit the peer's buffer in one go is copied. */
+	if (len > vsk->peer_buf_alloc || !iter_is_iovec(&msg->msg_iter))
+		uarg_to_msgzc(uarg)->zerocopy = 0;
+	return uarg;
+}
+
+/*
+ * Send @len bytes from @msg on a connected socket; lock_sock held.
+ * SEQPACKET messages end with EOM (and EOR when MSG_EOR is given).
+ */
+ssize_t mvsock_send_data(struct mvsock_sock *vsk, struct msghdr *msg,
+			 size_t len, bool eom)
+{
+	struct sock *sk = &vsk->sk;
+	bool seq = sk->sk_type == SOCK_SEQPACKET;
+	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	struct ubuf_info *uarg;
+	size_t sent = 0;
+	int err = 0;
+
+	uarg = mvsock_zc_begin(vsk, msg, len);
+	if (IS_ERR(uarg))
+		return PTR_ERR(uarg);
+
+	do {
+		u32 chunk = min_t(size_t, len - sent, MVSOCK_MAX_PKT_LEN);
+		u32 need = 1;
+		u32 flags = 0;
+
+		/* a non-blocking SEQPACKET message goes out whole or not */
+		if (seq && !sent && !timeo)
+			need = max_t(u32, len, 1);
+		if (mvsock_peer_credit(vsk) < need) {
+			err = mvsock_wait_credit(vsk, &timeo, need);
+			if (err)
+				break;
+		}
+		chunk = min(chunk, mvsock_peer_credit(vsk));
+		if (seq && sent + chunk == len) {
+			flags |= VIRTIO_VSOCK_SEQ_EOM;
+			if (msg->msg_flags & MSG_EOR)
+				flags |= VIRTIO_VSOCK_SEQ_EOR;
+		}
+		err = mvsock_send_chunk(vsk, msg, &chunk, flags,
+					uarg && uarg_to_msgzc(uarg)->zerocopy ?
+					uarg : NULL);
+		if (err)
+			break;
+		sent += chunk;
+	} while (sent < len);
+	if (vsk->stalled && mvsock_peer_credit(vsk)) {
+		vsk->stalled = false;
+		trace_mvsock_credit_stall(sk, false, mvsock_peer_credit(vsk));
+	}
+	if (uarg) {
+		if (!sent)
+			net_zcopy_put_abort(uarg, true);
+		else
+			net_zcopy_put(uarg);
+	}
+	if (sent)
+		return sent;
+	if (err == 1)
+		err = sk->sk_err ? -sk->sk_err : -EPIPE;
+	return err;
+}
+
+/* ---- receiving data --------------------------------------------------- */
+
+static void mvsock_consumed(struct mvsock_sock *vsk, struct sk_buff *skb)
+{
+	__skb_unlink(skb, &vsk->rxq);
+	vsk->rx_mem -= min(vsk->rx_mem, skb->truesize);
+	consume_skb(skb);
+}
+
+/* Stream read of up to @len queued bytes; returns bytes or -EFAULT. */
+static ssize_t mvsock_stream_dequeue(struct mvsock_sock *vsk,
+				     struct msghdr *msg, size_t len, bool peek)
+{
+	struct sk_buff *skb, *tmp;
+	size_t copied = 0;
+
+	skb_queue_walk_safe(&vsk->rxq, skb, tmp) {
+		struct mvsock_cb *cb = mvsock_cb(skb);
+		u32 n = min_t(size_t, cb->len - cb->offset, len - copied);
+
+		if (!n && copied >= len)
+			break;
+		if (skb_copy_datagram_msg(skb, cb->offset, msg, n))
+			return copied ? copied : -EFAULT;
+		copied += n;
+		if (peek) {
+			if (copied >= len)
+				break;
+			continue;
+		}
+		cb->offset += n;
+		vsk->rx_bytes -= n;
+		vsk->fwd_cnt += n;
+		if (cb->offset == cb->len)
+			mvsock_consumed(vsk, skb);
+		if (copied >= len)
+			break;
+	}
+	return copied;
+}
+
+/* Read one SEQPACKET message; the whole message is consumed unless peek. */
+static ssize_t mvsock_seq_dequeue(struct mvsock_sock *vsk, struct msghdr *msg,
+				  size_t len, int flags)
+{
+	bool peek = flags & MSG_PEEK;
+	struct sk_buff *skb, *tmp;
+	size_t copied = 0, total = 0;
+	bool fault = false, eor = false;
+
+	skb_queue_walk_safe(&vsk->rxq, skb, tmp) {
+		struct mvsock_cb *cb = mvsock_cb(skb);
+		u32 n = 0;
+		bool eom = cb->flags & VIRTIO_VSOCK_SEQ_EOM;
+
+		if (copied < len && !fault) {
+			n = min_t(size_t, cb->len, len - copied);
+			if (skb_copy_datagram_msg(skb, 0, msg, n))
+				fault = true;
+			else
+				copied += n;
+		}
+		total += cb->len;
+		if (eom)
+			eor = cb->flags & VIRTIO_VSOCK_SEQ_EOR;
+		if (!peek) {
+			vsk->rx_bytes -= cb->len;
+			vsk->fwd_cnt += cb->len;
+			mvsock_consumed(vsk, skb);
+		}
+		if (eom) {
+			if (!peek)
+				vsk->msg_count--;
+			break;
+		}
+	}
+	if (fault)
+		return -EFAULT;
+	if (eor)
+		msg->msg_flags |= MSG_EOR;
+	if (total > copied)
+		msg->msg_flags |= MSG_TRUNC;
+	return (flags & MSG_TRUNC) ? total : copied;
+}
+
+static bool mvsock_rx_eof(struct mvsock_sock *vsk)
+{
+	struct sock *sk = &vsk->sk;
+
+	return (sk->sk_shutdown & RCV_SHUTDOWN) ||
+	       (vsk->peer_shutdown & SEND_SHUTDOWN) ||
+	       sock_flag(sk, SOCK_DONE) || sk->sk_state != TCP_ESTABLISHED;
+}
+
+static bool mvsock_rx_ready(struct mvsock_sock *vsk, u32 need)
+{
+	if (vsk->sk.sk_type == SOCK_SEQPACKET)
+		return vsk->msg_count > 0;
+	return vsk->rx_bytes >= need;
+}
+
+/* Wait for data; 0 when ready, 1 on EOF, negative errno otherwise. */
+static int mvsock_wait_data(struct mvsock_sock *vsk, long *timeo, u32 need)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sock *sk = &vsk->sk;
+	int err = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (!mvsock_rx_ready(vsk, need)) {
+		if (sk->sk_err) {
+			err = sock_error(sk);
+			break;
+		}
+		if (mvsock_rx_eof(vsk)) {
+			err = 1;
+			break;
+		}
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		sk_wait_event(sk, timeo, mvsock_rx_ready(vsk, need) ||
+			      sk->sk_err || mvsock_rx_eof(vsk), &wait);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+/* recvmsg() body for connected sockets; lock_sock held. */
+ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
+			 size_t len, int flags)
+{
+	struct sock *sk = &vsk->sk;
+	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	int target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+	size_t copied = 0;
+	ssize_t n;
+	int err;
+
+	if (sk->sk_type == SOCK_SEQPACKET) {
+		err = mvsock_wait_data(vsk, &timeo, 1);
+		if (err)
+			return err == 1 ? 0 : err;
+		n = mvsock_seq_dequeue(vsk, msg, len, flags);
+		if (!(flags & MSG_PEEK))
+			mvsock_update_credit_after_read(vsk);
+		return n;
+	}
+	if (!len)
+		return 0;
+	while (copied < len) {
+		u32 need = max_t(int, target - (int)copied, 1);
+
+		if (copied && !vsk->rx_bytes)
+			break;
+		err = mvsock_wait_data(vsk, &timeo,
+				       min_t(u32, need, vsk->buf_alloc));
+		if (err) {
+			if (err == -EAGAIN && vsk->rx_bytes && !copied)
+				err = 0; /* fewer than rcvlowat: still read */
+			else if (copied || err == 1)
+				break;
+			else
+				return err;
+		}
+		n = mvsock_stream_dequeue(vsk, msg, len - copied,
+					  flags & MSG_PEEK);
+		if (n < 0)
+			return copied ? copied : n;
+		copied += n;
+		if (!(flags & MSG_PEEK))
+			mvsock_update_credit_after_read(vsk);
+		if ((flags & MSG_PEEK) || copied >= target)
+			break;
+	}
+	return copied;
+}
+
+/* ---- connection state machine ----------------------------------------- */
+
+static void mvsock_close_work_fn(struct work_struct *work)
+{
+	struct mvsock_sock *vsk = container_of(to_delayed_work(work),
+					       struct mvsock_sock, close_work);
+	struct sock *sk = &vsk->sk;
+
+	lock_sock(sk);
+	if (vsk->close_pending) {
+		vsk->close_pending = false;
+		if (!vsk->rst_sent && vsk->dev)
+			mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+		mvsock_finish_close(sk);
+		sock_put(sk);	/* the close timer's reference */
+	}
+	release_sock(sk);
+	sock_put(sk);	/* the work's reference */
+}
+
+static void mvsock_connect_work_fn(struct work_struct *work)
+{
+	struct mvsock_sock *vsk = container_of(to_delayed_work(work),
+					       struct mvsock_sock,
+					       connect_work);
+	struct sock *sk = &vsk->sk;
+
+	lock_sock(sk);
+	if (sk->sk_state == TCP_SYN_SENT && sk->sk_socket &&
+	    sk->sk_socket->state == SS_CONNECTING) {
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+		mvsock_remove_connected(vsk);
+		mvsock_set_state(sk, TCP_CLOSE);
+		sk->sk_socket->state = SS_UNCONNECTED;
+		sk->sk_err = ETIMEDOUT;
+		sk_error_report(sk);
+	}
+	release_sock(sk);
+	sock_put(sk);
+}
+
+void mvsock_sk_init_proto(struct mvsock_sock *vsk, struct mvsock_sock *parent)
+{
+	__skb_queue_head_init(&vsk->rxq);
+	INIT_LIST_HEAD(&vsk->accept_q);
+	INIT_LIST_HEAD(&vsk->accept_node);
+	INIT_DELAYED_WORK(&vsk->close_work, mvsock_close_work_fn);
+	INIT_DELAYED_WORK(&vsk->connect_work, mvsock_connect_work_fn);
+	vsk->local.svm_family = AF_VSOCK;
+	vsk->local.svm_cid = VMADDR_CID_ANY;
+	vsk->local.svm_port = VMADDR_PORT_ANY;
+	vsk->remote = vsk->local;
+	if (parent) {
+		vsk->buf_size = parent->buf_size;
+		vsk->buf_min = parent->buf_min;
+		vsk->buf_max = parent->buf_max;
+		vsk->connect_timeout = parent->connect_timeout;
+	} else {
+		vsk->buf_size = MVSOCK_DEF_BUF_SIZE;
+		vsk->buf_min = MVSOCK_DEF_BUF_MIN;
+		vsk->buf_max = MVSOCK_DEF_BUF_MAX;
+		vsk->connect_timeout = MVSOCK_CONNECT_TIMEOUT;
+	}
+	vsk->buf_alloc = min_t(u64, vsk->buf_size, MVSOCK_BUF_LIMIT);
+}
+
+/* The connection is over for good: forget the 4-tuple. */
+void mvsock_finish_close(struct sock *sk)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	if (vsk->close_pending && cancel_delayed_work(&vsk->close_work)) {
+		vsk->close_pending = false;
+		sock_put(sk);	/* the close timer's reference */
+		sock_put(sk);	/* the work's reference */
+	}
+	sock_set_flag(sk, SOCK_DONE);
+	mvsock_set_state(sk, TCP_CLOSE);
+	mvsock_remove_connected(vsk);
+}
+
+/* Local reset: the connection died (device gone, protocol error). */
+void mvsock_reset_local(struct sock *sk, int err)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	vsk->peer_shutdown = SHUTDOWN_MASK;
+	if (sk->sk_state == TCP_SYN_SENT || err) {
+		sk->sk_err = err ? err : ECONNRESET;
+		if (sk->sk_socket && sk->sk_state == TCP_SYN_SENT)
+			sk->sk_socket->state = SS_UNCONNECTED;
+	}
+	mvsock_finish_close(sk);
+	sk->sk_state_change(sk);
+	if (sk->sk_err)
+		sk_error_report(sk);
+}
+
+/*
+ * close() on a connected socket: tell the peer we are done and wait (in
+ * the background) for its RST; a timer bounds the wait.
+ */
+void mvsock_begin_close(struct sock *sk)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	switch (sk->sk_state) {
+	case TCP_SYN_SENT:
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+		mvsock_finish_close(sk);
+		return;
+	case TCP_ESTABLISHED:
+	case TCP_CLOSING:
+		break;
+	default:
+		mvsock_finish_close(sk);
+		return;
+	}
+	if (!vsk->in_conn || vsk->rst_sent ||
+	    vsk->peer_shutdown == SHUTDOWN_MASK || sock_flag(sk, SOCK_DONE)) {
+		if (vsk->in_conn && !vsk->rst_sent)
+			mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+		mvsock_finish_close(sk);
+		return;
+	}
+	if ((sk->sk_shutdown & SHUTDOWN_MASK) != SHUTDOWN_MASK)
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_SHUTDOWN,
+				VIRTIO_VSOCK_SHUTDOWN_RCV |
+				VIRTIO_VSOCK_SHUTDOWN_SEND);
+	sk->sk_shutdown = SHUTDOWN_MASK;
+	mvsock_set_state(sk, TCP_CLOSING);
+	vsk->close_pending = true;
+	sock_hold(sk);	/* the close timer's reference */
+	sock_hold(sk);	/* the work's reference */
+	schedule_delayed_work(&vsk->close_work, MVSOCK_CLOSE_TIMEOUT);
+}
+
+static void mvsock_update_peer_credit(struct mvsock_sock *vsk,
+				      struct mvsock_cb *cb)
+{
+	struct sock *sk = &vsk->sk;
+	u32 before = mvsock_peer_credit(vsk);
+
+	vsk->peer_buf_alloc = cb->buf_alloc;
+	vsk->peer_fwd_cnt = cb->fwd_cnt;
+	if (mvsock_peer_credit(vsk) > before) {
+		vsk->credit_requested = false;
+		sk->sk_write_space(sk);
+	}
+}
+
+static struct sock *mvsock_new_child(struct sock *listener,
+				     struct mvsock_dev *dev,
+				     struct mvsock_cb *cb)
+{
+	struct mvsock_sock *lvsk = mvsock_sk(listener);
+	struct mvsock_sock *child;
+	struct sock *csk;
+
+	csk = mvsock_create_child(listener);
+	if (!csk)
+		return NULL;
+	child = mvsock_sk(csk);
+	child->local.svm_cid = cb->dst_cid;
+	child->local.svm_port = cb->dst_port;
+	child->remote.svm_cid = cb->src_cid;
+	child->remote.svm_port = cb->src_port;
+	child->dev = mvsock_dev_get(dev);
+	child->peer_buf_alloc = cb->buf_alloc;
+	child->peer_fwd_cnt = cb->fwd_cnt;
+	mvsock_set_state(csk, TCP_ESTABLISHED);
+	mvsock_reap_stale(child);
+	mvsock_insert_connected(child);
+
+	list_add_tail(&child->accept_node, &lvsk->accept_q);
+	sock_hold(listener);
+	child->listener = listener;
+	sk_acceptq_added(listener);
+	return csk;
+}
+
+static void mvsock_rx_listen(struct sock *sk, struct mvsock_dev *dev,
+			     struct sk_buff *skb)
+{
+	struct mvsock_cb *cb = mvsock_cb(skb);
+	struct sock *child;
+	int verdict = 0;
+
+	if (cb->op != VIRTIO_VSOCK_OP_REQUEST) {
+		mvsock_send_rst_reply(dev, skb);
+		return;
+	}
+	if (sk_acceptq_is_full(sk))
+		verdict = -ECONNREFUSED;
+	trace_mvsock_policy(sk, cb->src_cid, cb->src_port, cb->dst_port,
+			    "accept", verdict);
+	if (verdict) {
+		mvsock_send_rst_reply(dev, skb);
+		return;
+	}
+	child = mvsock_new_child(sk, dev, cb);
+	if (!child) {
+		mvsock_send_rst_reply(dev, skb);
+		return;
+	}
+	mvsock_send_ctl(mvsock_sk(child), VIRTIO_VSOCK_OP_RESPONSE, 0);
+	sk->sk_data_ready(sk);
+}
+
+static void mvsock_rx_syn_sent(struct sock *sk, struct mvsock_dev *dev,
+			       struct sk_buff *skb)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+	struct mvsock_cb *cb = mvsock_cb(skb);
+
+	switch (cb->op) {
+	case VIRTIO_VSOCK_OP_RESPONSE:
+		mvsock_update_peer_credit(vsk, cb);
+		mvsock_set_state(sk, TCP_ESTABLISHED);
+		if (sk->sk_socket)
+			sk->sk_socket->state = SS_CONNECTED;
+		sk->sk_state_change(sk);
+		break;
+	case VIRTIO_VSOCK_OP_RST:
+		mvsock_remove_connected(vsk);
+		mvsock_set_state(sk, TCP_CLOSE);
+		if (sk->sk_socket)
+			sk->sk_socket->state = SS_UNCONNECTED;
+		sk->sk_err = ECONNRESET;
+		sk_error_report(sk);
+		break;
+	default:
+		/* anything else while connecting is a protocol error */
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+		mvsock_reset_local(sk, EPROTO);
+		break;
+	}
+}
+
+/* The peer finished (full SHUTDOWN or RST): let our reader drain. */
+static void mvsock_peer_done(struct sock *sk, bool send_rst)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	vsk->peer_shutdown = SHUTDOWN_MASK;
+	if (send_rst && !vsk->rst_sent)
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+	sock_set_flag(sk, SOCK_DONE);
+	if (!vsk->rx_bytes && !vsk->msg_count)
+		mvsock_set_state(sk, TCP_CLOSING);
+	/* the 4-tuple is free: the peer may reuse its port at once */
+	mvsock_remove_connected(vsk);
+	if (sock_flag(sk, SOCK_DEAD) || vsk->close_pending)
+		mvsock_finish_close(sk);
+	sk->sk_state_change(sk);
+}
+
+static void mvsock_rx_shutdown(struct sock *sk, struct mvsock_cb *cb)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	if (cb->flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
+		vsk->peer_shutdown |= RCV_SHUTDOWN;
+	if (cb->flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
+		vsk->peer_shutdown |= SEND_SHUTDOWN;
+	if (vsk->peer_shutdown == SHUTDOWN_MASK) {
+		mvsock_peer_done(sk, true);
+		return;
+	}
+	sk->sk_state_change(sk);
+	if (vsk->peer_shutdown & RCV_SHUTDOWN)
+		sk->sk_write_space(sk);
+}
+
+static void mvsock_rx_connected(struct sock *sk, struct mvsock_dev *dev,
+				struct sk_buff *skb, bool *consumed)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+	struct mvsock_cb *cb = mvsock_cb(skb);
+
+	if (cb->op != VIRTIO_VSOCK_OP_RST)
+		mvsock_update_peer_credit(vsk, cb);
+	switch (cb->op) {
+	case VIRTIO_VSOCK_OP_RW:
+		if (sk->sk_state != TCP_ESTABLISHED ||
+		    (sk->sk_shutdown & RCV_SHUTDOWN) ||
+		    (vsk->peer_shutdown & SEND_SHUTDOWN)) {
+			/* data after close/shutdown: drop it, as stock does */
+			MVSOCK_STAT(dev, rx_dropped, 1);
+			break;
+		}
+		skb_orphan(skb);
+		if (!mvsock_rx_enqueue(vsk, skb)) {
+			MVSOCK_STAT(dev, rx_bad, 1);
+			mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+			mvsock_reset_local(sk, ECONNRESET);
+			break;
+		}
+		*consumed = true;
+		sk->sk_data_ready(sk);
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+		break;
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
+		mvsock_rx_shutdown(sk, cb);
+		break;
+	case VIRTIO_VSOCK_OP_RST:
+		mvsock_peer_done(sk, false);
+		break;
+	default:
+		MVSOCK_STAT(dev, rx_bad, 1);
+		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
+		mvsock_reset_local(sk, ECONNRESET);
+		break;
+	}
+}
+
+/* Parse and validate the header; false means drop. */
+static bool mvsock_parse(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	struct mvsock_cb *cb = mvsock_cb(skb);
+	struct virtio_vsock_hdr hdr;
+	u32 local = mvsock_dev_src_cid(dev);
+	u32 peer = dev->role == MVSOCK_ROLE_GUEST ? VMADDR_CID_HOST : dev->cid;
+
+	if (skb_copy_bits(skb, 0, &hdr, sizeof(hdr)))
+		return false;
+	cb->src_cid = le64_to_cpu(hdr.src_cid);
+	cb->dst_cid = le64_to_cpu(hdr.dst_cid);
+	cb->src_port = le32_to_cpu(hdr.src_port);
+	cb->dst_port = le32_to_cpu(hdr.dst_port);
+	cb->len = le32_to_cpu(hdr.len);
+	cb->type = le16_to_cpu(hdr.type);
+	cb->op = le16_to_cpu(hdr.op);
+	cb->flags = le32_to_cpu(hdr.flags);
+	cb->buf_alloc = le32_to_cpu(hdr.buf_alloc);
+	cb->fwd_cnt = le32_to_cpu(hdr.fwd_cnt);
+	cb->offset = 0;
+
+	if (cb->len != skb->len - MVSOCK_HDR_LEN || cb->len > MVSOCK_MAX_PKT_LEN)
+		return false;
+	/* anti-spoofing: the device decides who the peer is */
+	if (cb->dst_cid != local || cb->src_cid != peer)
+		return false;
+	if (cb->op == VIRTIO_VSOCK_OP_INVALID ||
+	    cb->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+		return false;
+	if (cb->op != VIRTIO_VSOCK_OP_RW && cb->len)
+		return false;
+	return true;
+}
+
+static bool mvsock_type_matches(struct sock *sk, struct mvsock_cb *cb)
+{
+	return mvsock_wire_type(sk) == cb->type;
+}
+
+/*
+ * Entry point for every packet a device receives (process context).
+ * The skb holds the header at skb->data; the core owns it from here.
+ */
+void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	struct mvsock_cb *cb = mvsock_cb(skb);
+	bool consumed = false;
+	struct sock *sk;
+
+	if (!mvsock_parse(dev, skb)) {
+		MVSOCK_STAT(dev, rx_bad, 1);
+		kfree_skb(skb);
+		return;
+	}
+	trace_mvsock_pkt_rx(dev, skb);
+	MVSOCK_STAT(dev, rx_pkts, 1);
+	MVSOCK_STAT(dev, rx_bytes, cb->len);
+	skb_pull(skb, MVSOCK_HDR_LEN);
+
+	if (cb->type != VIRTIO_VSOCK_TYPE_STREAM &&
+	    cb->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
+		mvsock_send_rst_reply(dev, skb);
+		goto out;
+	}
+	sk = mvsock_lookup_connected(cb->src_cid, cb->src_port,
+				     cb->dst_cid, cb->dst_port);
+	if (!sk) {
+		sk = mvsock_lookup_bound(cb->dst_cid, cb->dst_port);
+		if (sk && sk->sk_state != TCP_LISTEN) {
+			sock_put(sk);
+			sk = NULL;
+		}
+	}
+	if (!sk) {
+		mvsock_send_rst_reply(dev, skb);
+		goto out;
+	}
+	lock_sock(sk);
+	if (!mvsock_type_matches(sk, cb) ||
+	    (sk->sk_state != TCP_LISTEN && mvsock_sk(sk)->dev != dev)) {
+		mvsock_send_rst_reply(dev, skb);
+	} else {
+		switch (sk->sk_state) {
+		case TCP_LISTEN:
+			mvsock_rx_listen(sk, dev, skb);
+			break;
+		case TCP_SYN_SENT:
+			mvsock_rx_syn_sent(sk, dev, skb);
+			break;
+		case TCP_ESTABLISHED:
+		case TCP_CLOSING:
+			mvsock_rx_connected(sk, dev, skb, &consumed);
+			break;
+		default:
+			mvsock_send_rst_reply(dev, skb);
+			break;
+		}
+	}
+	release_sock(sk);
+	sock_put(sk);
+out:
+	if (!consumed)
+		consume_skb(skb);
+}
+EXPORT_SYMBOL_GPL(mvsock_rx_pkt);
+
+/* Called by transports when they handed @n packets to their peer. */
+void mvsock_dev_tx_done(struct mvsock_dev *dev, int n)
+{
+	atomic_sub(n, &dev->queued);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_tx_done);
+
+static void mvsock_dev_reset_one(struct sock *sk, void *arg)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	lock_sock(sk);
+	if (vsk->dev == arg) {
+		mvsock_purge_rx(vsk);
+		mvsock_reset_local(sk, ECONNRESET);
+	}
+	release_sock(sk);
+}
+
+/* The device went away: every connection over it is reset. */
+void mvsock_dev_reset_socks(struct mvsock_dev *dev)
+{
+	mvsock_for_each_sock(mvsock_dev_reset_one, dev);
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mvsock_loopback.ko: the local device, CID 1. Packets a socket sends are
+ * queued and handed back to the protocol engine from a worker, so both
+ * ends of a local connection run the same engine code as virtio.
+ */
+#include <linux/module.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+
+#include "mvsock.h"
+
+struct mvsock_lo {
+	struct mvsock_dev *dev;
+	struct sk_buff_head q;	/* q.lock guards the queue */
+	struct work_struct work;
+	struct workqueue_struct *wq;
+};
+
+static struct mvsock_lo mvsock_lo;
+
+static int mvsock_lo_send(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	struct mvsock_lo *lo = dev->priv;
+	int len = skb->len;
+
+	skb_queue_tail(&lo->q, skb);
+	queue_work(lo->wq, &lo->work);
+	return len;
+}
+
+static void mvsock_lo_work(struct work_struct *work)
+{
+	struct mvsock_lo *lo = container_of(work, struct mvsock_lo, work);
+	struct sk_buff_head batch;
+	struct sk_buff *skb;
+
+	__skb_queue_head_init(&batch);
+	for (;;) {
+		spin_lock_bh(&lo->q.lock);
+		skb_queue_splice_tail_init(&lo->q, &batch);
+		spin_unlock_bh(&lo->q.lock);
+		if (skb_queue_empty(&batch))
+			break;
+		while ((skb = __skb_dequeue(&batch))) {
+			mvsock_dev_tx_done(lo->dev, 1);
+			mvsock_rx_pkt(lo->dev, skb);
+		}
+		cond_resched();
+	}
+}
+
+static const struct mvsock_dev_ops mvsock_lo_ops = {
+	.send_pkt = mvsock_lo_send,
+};
+
+static int __init mvsock_lo_init(void)
+{
+	struct mvsock_lo *lo = &mvsock_lo;
+	int err;
+
+	skb_queue_head_init(&lo->q);
+	INIT_WORK(&lo->work, mvsock_lo_work);
+	lo->wq = alloc_workqueue("mvsock-lo", WQ_UNBOUND, 1);
+	if (!lo->wq)
+		return -ENOMEM;
+	lo->dev = mvsock_dev_alloc("loopback", MVSOCK_ROLE_LOCAL,
+				   VMADDR_CID_LOCAL, &mvsock_lo_ops, lo,
+				   THIS_MODULE);
+	if (IS_ERR(lo->dev)) {
+		err = PTR_ERR(lo->dev);
+		goto err_wq;
+	}
+	err = mvsock_dev_register(lo->dev);
+	if (err)
+		goto err_dev;
+	return 0;
+
+err_dev:
+	mvsock_dev_put(lo->dev);
+err_wq:
+	destroy_workqueue(lo->wq);
+	return err;
+}
+
+static void __exit mvsock_lo_exit(void)
+{
+	struct mvsock_lo *lo = &mvsock_lo;
+
+	mvsock_dev_unregister(lo->dev);
+	flush_workqueue(lo->wq);
+	destroy_workqueue(lo->wq);
+	skb_queue_purge(&lo->q);
+	mvsock_dev_put(lo->dev);
+}
+
+module_init(mvsock_lo_init);
+module_exit(mvsock_lo_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("mvsock loopback device (CID 1)");

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mvsock internal interfaces: socket, device registry, protocol engine.
+ *
+ * Locking overview (see docs/architecture.md):
+ *  - mvsock_table_lock (spinlock, BH-safe) guards the bind and connected
+ *    hash tables and the hash-node membership of every socket.
+ *  - mvsock_dev_lock (mutex) guards registry changes; readers walk the
+ *    device list under RCU.
+ *  - lock_sock() guards every other field of struct mvsock_sock, on both
+ *    the syscall path and the packet receive path (which always runs in
+ *    process context: transports deliver packets from workers).
+ */
+#ifndef _MVSOCK_H
+#define _MVSOCK_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/rculist.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <linux/kref.h>
+#include <linux/vm_sockets.h>
+#include <linux/virtio_vsock.h>
+#include <net/sock.h>
+
+#include "compat.h"
+
+#define MVSOCK_HDR_LEN		sizeof(struct virtio_vsock_hdr)
+#define MVSOCK_MAX_PKT_LEN	(64 * 1024)
+#define MVSOCK_DEF_BUF_SIZE	(256 * 1024)
+#define MVSOCK_DEF_BUF_MIN	128
+#define MVSOCK_DEF_BUF_MAX	(256 * 1024)
+/* Hard ceiling for the advertised receive buffer, whatever users ask. */
+#define MVSOCK_BUF_LIMIT	(64 * 1024 * 1024)
+#define MVSOCK_CONNECT_TIMEOUT	(2 * HZ)
+#define MVSOCK_CLOSE_TIMEOUT	(8 * HZ)
+#define MVSOCK_LAST_RESERVED_PORT 1023
+/* Small payloads are appended to the previous queued skb to bound the
+ * per-byte overhead of a peer that sends many tiny packets.
+ */
+#define MVSOCK_MERGE_LEN	256
+
+enum mvsock_dev_role {
+	MVSOCK_ROLE_LOCAL,	/* loopback, CID 1 */
+	MVSOCK_ROLE_GUEST,	/* guest driver: we are ->cid, peer is host */
+	MVSOCK_ROLE_HOST,	/* host driver: peer guest is ->cid */
+};
+
+struct mvsock_dev;
+
+/**
+ * struct mvsock_dev_ops - what a transport provides to the core
+ * @send_pkt: queue @skb (header at skb->data, little endian) for the peer.
+ *	Consumes @skb whatever it returns. Must not sleep with locks held
+ *	by the caller and must not call back into the core synchronously.
+ *	Returns the payload length queued or a negative errno.
+ * @cancel_pkts: drop queued packets that belong to @vsk (optional).
+ */
+struct mvsock_dev_ops {
+	int (*send_pkt)(struct mvsock_dev *dev, struct sk_buff *skb);
+	void (*cancel_pkts)(struct mvsock_dev *dev, struct sock *sk);
+};
+
+struct mvsock_dev_stats {
+	u64 tx_pkts;
+	u64 tx_bytes;
+	u64 rx_pkts;
+	u64 rx_bytes;
+	u64 rx_dropped;
+	u64 rx_bad;
+	u64 rst_sent;
+};
+
+/**
+ * struct mvsock_dev - one endpoint in the device registry
+ * @node: entry in the registry list (mvsock_dev_lock, RCU readers)
+ * @ref: lifetime; sockets routed over the device hold a reference
+ * @id: small registry id, stable for the device's lifetime
+ * @role: local, guest or host
+ * @cid: our CID (local, guest) or the guest's CID (host)
+ * @is_default: this is the default device for unbound guest sockets
+ * @dead: set once unregistration started; no new packets are sent
+ * @queued: packets handed to the transport and not yet consumed
+ * @name: for logs and sysfs
+ */
+struct mvsock_dev {
+	struct list_head node;
+	struct kref ref;
+	u32 id;
+	enum mvsock_dev_role role;
+	u32 cid;
+	bool is_default;
+	bool dead;
+	atomic_t queued;
+	const struct mvsock_dev_ops *ops;
+	void *priv;
+	struct module *owner;
+	struct mvsock_dev_stats __percpu *stats;
+	char name[32];
+};
+
+/* Per-socket state. Fields are guarded by lock_sock() unless noted. */
+struct mvsock_sock {
+	struct sock sk;
+	/* guarded by mvsock_table_lock */
+	struct hlist_node bind_node;
+	struct hlist_node conn_node;
+	struct hlist_node all_node;	/* every live socket, for sock_diag */
+	bool in_bind;
+	bool in_conn;
+
+	struct sockaddr_vm local;
+	struct sockaddr_vm remote;
+	struct mvsock_dev *dev;
+
+	/* listener: children waiting for accept(); child: its entry */
+	struct list_head accept_q;
+	struct list_head accept_node;
+	struct sock *listener;
+
+	u64 buf_size;
+	u64 buf_min;
+	u64 buf_max;
+	long connect_timeout;
+
+	/* receive side */
+	struct sk_buff_head rxq;
+	u32 rx_bytes;
+	u32 rx_mem;	/* truesize of queued skbs */
+	u32 buf_alloc;
+	u32 fwd_cnt;
+	u32 last_fwd_cnt;
+	u32 last_buf_alloc;
+	u32 msg_count;
+	u32 peer_shutdown;
+
+	/* send side */
+	u32 tx_cnt;
+	atomic_t tx_unsent;	/* handed to the device, not yet consumed */
+	u32 peer_buf_alloc;
+	u32 peer_fwd_cnt;
+	bool credit_requested;
+	bool stalled;
+
+	bool rst_sent;
+	bool close_pending;
+	struct delayed_work close_work;
+	struct delayed_work connect_work;
+};
+
+static inline struct mvsock_sock *mvsock_sk(const struct sock *sk)
+{
+	return (struct mvsock_sock *)sk;
+}
+
+static inline struct sock *mvsock_to_sk(struct mvsock_sock *vsk)
+{
+	return &vsk->sk;
+}
+
+/* Per-packet control block: parsed header in host order. */
+struct mvsock_cb {
+	u64 src_cid;
+	u64 dst_cid;
+	u32 src_port;
+	u32 dst_port;
+	u32 len;
+	u16 type;
+	u16 op;
+	u32 flags;
+	u32 buf_alloc;
+	u32 fwd_cnt;
+	u32 offset;	/* payload bytes already consumed by readers */
+};
+
+static inline struct mvsock_cb *mvsock_cb(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(struct mvsock_cb) > sizeof(skb->cb));
+	return (struct mvsock_cb *)skb->cb;
+}
+
+static inline struct virtio_vsock_hdr *mvsock_hdr(struct sk_buff *skb)
+{
+	return (struct virtio_vsock_hdr *)skb->head;
+}
+
+/* table.c */
+extern spinlock_t mvsock_table_lock;
+int mvsock_bind_addr(struct mvsock_sock *vsk, struct sockaddr_vm *addr);
+void mvsock_unbind(struct mvsock_sock *vsk);
+void mvsock_insert_connected(struct mvsock_sock *vsk);
+void mvsock_remove_connected(struct mvsock_sock *vsk);
+struct sock *mvsock_lookup_connected(u32 src_cid, u32 src_port,
+				     u32 dst_cid, u32 dst_port);
+struct sock *mvsock_lookup_bound(u32 cid, u32 port);
+void mvsock_reap_stale(struct mvsock_sock *vsk);
+void mvsock_for_each_sock(void (*fn)(struct sock *sk, void *arg), void *arg);
+int mvsock_table_count(void);
+void mvsock_track(struct mvsock_sock *vsk);
+void mvsock_untrack(struct mvsock_sock *vsk);
+extern struct hlist_head mvsock_all_socks;
+void mvsock_table_init(void);
+extern struct hlist_head mvsock_bind_table[];
+extern struct hlist_head mvsock_conn_table[];
+#define MVSOCK_HASH_BITS 8
+#define MVSOCK_HASH_SIZE (1 << MVSOCK_HASH_BITS)
+#define MVSOCK_UNBOUND (MVSOCK_HASH_SIZE)
+
+/* dev.c: the device registry */
+struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
+				    u32 cid, const struct mvsock_dev_ops *ops,
+				    void *priv, struct module *owner);
+int mvsock_dev_register(struct mvsock_dev *dev);
+void mvsock_dev_unregister(struct mvsock_dev *dev);
+void mvsock_dev_put(struct mvsock_dev *dev);
+struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev);
+int mvsock_dev_set_default(u32 id);
+void mvsock_dev_rx_done(struct mvsock_dev *dev);
+bool mvsock_cid_is_local(u32 cid);
+u32 mvsock_default_local_cid(void);
+int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
+		 struct mvsock_dev **out);
+u32 mvsock_dev_src_cid(struct mvsock_dev *dev);
+void mvsock_dev_tx_done(struct mvsock_dev *dev, int n);
+int mvsock_list_cids(void __user *arg);
+void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val);
+#define MVSOCK_STAT(dev, field, val) \
+	mvsock_dev_stat_add(dev, offsetof(struct mvsock_dev_stats, field), val)
+int mvsock_dev_init(void);
+void mvsock_dev_exit(void);
+
+/* engine.c: the virtio-vsock protocol engine */
+void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb);
+int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags);
+int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *skb);
+ssize_t mvsock_send_data(struct mvsock_sock *vsk, struct msghdr *msg,
+			 size_t len, bool eom);
+ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
+			 size_t len, int flags);
+u32 mvsock_peer_credit(struct mvsock_sock *vsk);
+void mvsock_update_credit_after_read(struct mvsock_sock *vsk);
+void mvsock_set_state(struct sock *sk, int state);
+void mvsock_reset_local(struct sock *sk, int err);
+void mvsock_begin_close(struct sock *sk);
+void mvsock_finish_close(struct sock *sk);
+void mvsock_sk_init_proto(struct mvsock_sock *vsk, struct mvsock_sock *parent);
+void mvsock_purge_rx(struct mvsock_sock *vsk);
+struct sk_buff *mvsock_alloc_pkt(struct mvsock_sock *vsk, u16 op, u32 len);
+void mvsock_dev_reset_socks(struct mvsock_dev *dev);
+
+/* sock.c */
+extern struct proto mvsock_proto;
+extern const struct net_proto_family mvsock_family_ops;
+struct sock *mvsock_create_child(struct sock *listener);
+bool mvsock_type_ok(int type);
+u16 mvsock_wire_type(const struct sock *sk);
+extern atomic_t mvsock_sock_count;
+
+/* diag.c */
+int mvsock_diag_init(void);
+void mvsock_diag_exit(void);
+
+#endif /* _MVSOCK_H */

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mvsock tracepoints, system "mvsock". The fields are a stable ABI for
+ * vsocktop and perf users: docs/tracepoints.md lists them. Add fields at
+ * the end only.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM mvsock
+
+#if !defined(_MVSOCK_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _MVSOCK_TRACE_H
+
+#include <linux/tracepoint.h>
+#include <net/sock.h>
+
+#include "mvsock.h"
+
+DECLARE_EVENT_CLASS(mvsock_pkt_class,
+	TP_PROTO(const struct mvsock_dev *dev, struct sk_buff *skb),
+	TP_ARGS(dev, skb),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(u32, src_cid)
+		__field(u32, src_port)
+		__field(u32, dst_cid)
+		__field(u32, dst_port)
+		__field(u16, type)
+		__field(u16, op)
+		__field(u32, len)
+		__field(u32, flags)
+		__field(u32, buf_alloc)
+		__field(u32, fwd_cnt)
+		__field(u32, queued)
+	),
+	TP_fast_assign(
+		const struct mvsock_cb *cb = (const struct mvsock_cb *)skb->cb;
+
+		__entry->dev_id = dev->id;
+		__entry->src_cid = cb->src_cid;
+		__entry->src_port = cb->src_port;
+		__entry->dst_cid = cb->dst_cid;
+		__entry->dst_port = cb->dst_port;
+		__entry->type = cb->type;
+		__entry->op = cb->op;
+		__entry->len = cb->len;
+		__entry->flags = cb->flags;
+		__entry->buf_alloc = cb->buf_alloc;
+		__entry->fwd_cnt = cb->fwd_cnt;
+		__entry->queued = atomic_read(&dev->queued);
+	),
+	TP_printk("dev=%u %u:%u -> %u:%u type=%u op=%u len=%u flags=%#x buf_alloc=%u fwd_cnt=%u queued=%u",
+		  __entry->dev_id, __entry->src_cid, __entry->src_port,
+		  __entry->dst_cid, __entry->dst_port, __entry->type,
+		  __entry->op, __entry->len, __entry->flags,
+		  __entry->buf_alloc, __entry->fwd_cnt, __entry->queued)
+);
+
+DEFINE_EVENT(mvsock_pkt_class, mvsock_pkt_tx,
+	TP_PROTO(const struct mvsock_dev *dev, struct sk_buff *skb),
+	TP_ARGS(dev, skb));
+
+DEFINE_EVENT(mvsock_pkt_class, mvsock_pkt_rx,
+	TP_PROTO(const struct mvsock_dev *dev, struct sk_buff *skb),
+	TP_ARGS(dev, skb));
+
+TRACE_EVENT(mvsock_sock_state,
+	TP_PROTO(const struct sock *sk, int old, int new),
+	TP_ARGS(sk, old, new),
+	TP_STRUCT__entry(
+		__field(const void *, skaddr)
+		__field(u32, local_cid)
+		__field(u32, local_port)
+		__field(u32, remote_cid)
+		__field(u32, remote_port)
+		__field(u16, type)
+		__field(u8, old_state)
+		__field(u8, new_state)
+	),
+	TP_fast_assign(
+		const struct mvsock_sock *vsk = (const struct mvsock_sock *)sk;
+
+		__entry->skaddr = sk;
+		__entry->local_cid = vsk->local.svm_cid;
+		__entry->local_port = vsk->local.svm_port;
+		__entry->remote_cid = vsk->remote.svm_cid;
+		__entry->remote_port = vsk->remote.svm_port;
+		__entry->type = sk->sk_type;
+		__entry->old_state = old;
+		__entry->new_state = new;
+	),
+	TP_printk("sk=%p %u:%u -> %u:%u type=%u state %u -> %u",
+		  __entry->skaddr, __entry->local_cid, __entry->local_port,
+		  __entry->remote_cid, __entry->remote_port, __entry->type,
+		  __entry->old_state, __entry->new_state)
+);
+
+TRACE_EVENT(mvsock_route,
+	TP_PROTO(const struct sock *sk, u32 remote_cid,
+		 const struct mvsock_dev *dev, const char *reason),
+	TP_ARGS(sk, remote_cid, dev, reason),
+	TP_STRUCT__entry(
+		__field(const void *, skaddr)
+		__field(u32, local_cid)
+		__field(u32, remote_cid)
+		__field(s32, dev_id)
+		__string(reason, reason)
+	),
+	TP_fast_assign(
+		__entry->skaddr = sk;
+		__entry->local_cid = ((const struct mvsock_sock *)sk)->local.svm_cid;
+		__entry->remote_cid = remote_cid;
+		__entry->dev_id = dev ? (s32)dev->id : -1;
+		__assign_str(reason);
+	),
+	TP_printk("sk=%p local_cid=%u remote_cid=%u dev=%d reason=%s",
+		  __entry->skaddr, __entry->local_cid, __entry->remote_cid,
+		  __entry->dev_id, __get_str(reason))
+);
+
+DECLARE_EVENT_CLASS(mvsock_dev_class,
+	TP_PROTO(const struct mvsock_dev *dev),
+	TP_ARGS(dev),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(u32, role)
+		__field(u32, cid)
+		__field(u8, is_default)
+		__array(char, name, 32)
+	),
+	TP_fast_assign(
+		__entry->dev_id = dev->id;
+		__entry->role = dev->role;
+		__entry->cid = dev->cid;
+		__entry->is_default = dev->is_default;
+		memcpy(__entry->name, dev->name, 32);
+	),
+	TP_printk("dev=%u name=%s role=%u cid=%u default=%u",
+		  __entry->dev_id, __entry->name, __entry->role, __entry->cid,
+		  __entry->is_default)
+);
+
+DEFINE_EVENT(mvsock_dev_class, mvsock_dev_add,
+	TP_PROTO(const struct mvsock_dev *dev), TP_ARGS(dev));
+DEFINE_EVENT(mvsock_dev_class, mvsock_dev_remove,
+	TP_PROTO(const struct mvsock_dev *dev), TP_ARGS(dev));
+DEFINE_EVENT(mvsock_dev_class, mvsock_dev_default,
+	TP_PROTO(const struct mvsock_dev *dev), TP_ARGS(dev));
+
+TRACE_EVENT(mvsock_credit_stall,
+	TP_PROTO(const struct sock *sk, bool begin, u32 credit),
+	TP_ARGS(sk, begin, credit),
+	TP_STRUCT__entry(
+		__field(const void *, skaddr)
+		__field(u32, local_port)
+		__field(u32, remote_cid)
+		__field(u32, remote_port)
+		__field(u8, begin)
+		__field(u32, credit)
+	),
+	TP_fast_assign(
+		const struct mvsock_sock *vsk = (const struct mvsock_sock *)sk;
+
+		__entry->skaddr = sk;
+		__entry->local_port = vsk->local.svm_port;
+		__entry->remote_cid = vsk->remote.svm_cid;
+		__entry->remote_port = vsk->remote.svm_port;
+		__entry->begin = begin;
+		__entry->credit = credit;
+	),
+	TP_printk("sk=%p %u -> %u:%u %s credit=%u", __entry->skaddr,
+		  __entry->local_port, __entry->remote_cid,
+		  __entry->remote_port, __entry->begin ? "begin" : "end",
+		  __entry->credit)
+);
+
+TRACE_EVENT(mvsock_policy,
+	TP_PROTO(const struct sock *sk, u32 peer_cid, u32 peer_port,
+		 u32 local_port, const char *hook, int verdict),
+	TP_ARGS(sk, peer_cid, peer_port, local_port, hook, verdict),
+	TP_STRUCT__entry(
+		__field(const void *, skaddr)
+		__field(u32, peer_cid)
+		__field(u32, peer_port)
+		__field(u32, local_port)
+		__string(hook, hook)
+		__field(s32, verdict)
+	),
+	TP_fast_assign(
+		__entry->skaddr = sk;
+		__entry->peer_cid = peer_cid;
+		__entry->peer_port = peer_port;
+		__entry->local_port = local_port;
+		__assign_str(hook);
+		__entry->verdict = verdict;
+	),
+	TP_printk("sk=%p hook=%s peer=%u:%u local_port=%u verdict=%d",
+		  __entry->skaddr, __get_str(hook), __entry->peer_cid,
+		  __entry->peer_port, __entry->local_port, __entry->verdict)
+);
+
+#endif /* _MVSOCK_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE mvsock_trace
+#include <trace/define_trace.h>
