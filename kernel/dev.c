@@ -72,6 +72,7 @@ struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev)
 	kref_get(&dev->ref);
 	return dev;
 }
+EXPORT_SYMBOL_GPL(mvsock_dev_get);
 
 void mvsock_dev_put(struct mvsock_dev *dev)
 {

@@ -36,12 +36,30 @@ u32 mvsock_peer_credit(struct mvsock_sock *vsk)
 	return credit > 0 ? (u32)credit : 0;
 }
 
+/*
+ * How much we may send now: the peer's credit, further bounded by what
+ * this socket already handed to its device and the device has not
+ * consumed, so a peer advertising a huge buffer cannot make us queue
+ * without bound.
+ */
+u32 mvsock_tx_room(struct mvsock_sock *vsk)
+{
+	int unsent = atomic_read(&vsk->tx_unsent);
+	u32 room = unsent < MVSOCK_TX_LIMIT ? MVSOCK_TX_LIMIT - unsent : 0;
+
+	return min(room, mvsock_peer_credit(vsk));
+}
+
 /* Transmit-side accounting: bytes handed to a device, not yet consumed. */
 static void mvsock_tx_destructor(struct sk_buff *skb)
 {
 	struct sock *sk = skb->sk;
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+	int left;
 
-	atomic_sub(mvsock_cb(skb)->len, &mvsock_sk(sk)->tx_unsent);
+	left = atomic_sub_return(mvsock_cb(skb)->len, &vsk->tx_unsent);
+	if (left < MVSOCK_TX_LIMIT && left + mvsock_cb(skb)->len >= MVSOCK_TX_LIMIT)
+		sk->sk_write_space(sk);
 	sock_put(sk);
 }
 
@@ -259,7 +277,7 @@ static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 		trace_mvsock_credit_stall(sk, true, mvsock_peer_credit(vsk));
 	}
 	add_wait_queue(sk_sleep(sk), &wait);
-	while (mvsock_peer_credit(vsk) < need) {
+	while (mvsock_tx_room(vsk) < need) {
 		if (sk->sk_err || mvsock_tx_blocked_by_peer(vsk) ||
 		    sk->sk_state != TCP_ESTABLISHED) {
 			err = 1;
@@ -274,7 +292,7 @@ static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 			break;
 		}
 		sk_wait_event(sk, timeo,
-			      mvsock_peer_credit(vsk) >= need || sk->sk_err ||
+			      mvsock_tx_room(vsk) >= need || sk->sk_err ||
 			      mvsock_tx_blocked_by_peer(vsk) ||
 			      sk->sk_state != TCP_ESTABLISHED, &wait);
 	}
@@ -420,12 +438,12 @@ ssize_t mvsock_send_data(struct mvsock_sock *vsk, struct msghdr *msg,
 		/* a non-blocking SEQPACKET message goes out whole or not */
 		if (seq && !sent && !timeo)
 			need = max_t(u32, len, 1);
-		if (mvsock_peer_credit(vsk) < need) {
+		if (mvsock_tx_room(vsk) < need) {
 			err = mvsock_wait_credit(vsk, &timeo, need);
 			if (err)
 				break;
 		}
-		chunk = min(chunk, mvsock_peer_credit(vsk));
+		chunk = min(chunk, mvsock_tx_room(vsk));
 		if (seq && sent + chunk == len) {
 			flags |= VIRTIO_VSOCK_SEQ_EOM;
 			if (msg->msg_flags & MSG_EOR)
@@ -931,7 +949,9 @@ static void mvsock_rx_connected(struct sock *sk, struct mvsock_dev *dev,
 		}
 		skb_orphan(skb);
 		if (!mvsock_rx_enqueue(vsk, skb)) {
+			/* the peer overran the credit we gave it */
 			MVSOCK_STAT(dev, rx_bad, 1);
+			mvsock_purge_rx(vsk);
 			mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
 			mvsock_reset_local(sk, ECONNRESET);
 			break;

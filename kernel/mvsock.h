@@ -33,6 +33,8 @@
 #define MVSOCK_DEF_BUF_MAX	(256 * 1024)
 /* Hard ceiling for the advertised receive buffer, whatever users ask. */
 #define MVSOCK_BUF_LIMIT	(64 * 1024 * 1024)
+/* Bytes one socket may have queued on its device, not yet consumed. */
+#define MVSOCK_TX_LIMIT		(4 * 1024 * 1024)
 #define MVSOCK_CONNECT_TIMEOUT	(2 * HZ)
 #define MVSOCK_CLOSE_TIMEOUT	(8 * HZ)
 #define MVSOCK_LAST_RESERVED_PORT 1023
@@ -239,6 +241,7 @@ ssize_t mvsock_send_data(struct mvsock_sock *vsk, struct msghdr *msg,
 ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
 			 size_t len, int flags);
 u32 mvsock_peer_credit(struct mvsock_sock *vsk);
+u32 mvsock_tx_room(struct mvsock_sock *vsk);
 void mvsock_update_credit_after_read(struct mvsock_sock *vsk);
 void mvsock_set_state(struct sock *sk, int state);
 void mvsock_reset_local(struct sock *sk, int err);

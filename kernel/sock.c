@@ -483,7 +483,7 @@ static __poll_t mvsock_poll(struct file *file, struct socket *sock,
 		mask |= EPOLLIN | EPOLLRDNORM;
 	mask |= mvsock_poll_shutdown(sk, vsk->peer_shutdown);
 	if (sk->sk_state == TCP_ESTABLISHED &&
-	    !(sk->sk_shutdown & SEND_SHUTDOWN) && mvsock_peer_credit(vsk))
+	    !(sk->sk_shutdown & SEND_SHUTDOWN) && mvsock_tx_room(vsk))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	if ((sk->sk_state == TCP_CLOSE || sk->sk_state == TCP_CLOSING) &&
 	    !(sk->sk_shutdown & SEND_SHUTDOWN))
