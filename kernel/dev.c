@@ -246,7 +246,9 @@ static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
 			break;
 		}
 	}
+	/* without a guest device, CID 2 is this machine: loopback */
 	if (remote_cid == VMADDR_CID_LOCAL ||
+	    (remote_cid == VMADDR_CID_HOST && !def && !guest) ||
 	    (local_cid == VMADDR_CID_LOCAL && local) ||
 	    (remote_cid == local_cid && local)) {
 		*reason = 0;
@@ -257,11 +259,14 @@ static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
 		return guest;
 	}
 	*reason = 2;
-	if (def && (remote_cid == def->cid) && local) {
+	if (def && remote_cid == def->cid && local) {
 		*reason = 0;
 		return local;
 	}
-	return def;
+	/* a guest reaches the host and other CIDs through its device */
+	if (def && remote_cid != VMADDR_CID_ANY)
+		return def;
+	return NULL;
 }
 
 /*
@@ -275,7 +280,8 @@ int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
 	int reason = 4;
 
 	rcu_read_lock();
-	dev = mvsock_route_rcu(vsk->local.svm_cid, remote_cid, &reason);
+	dev = remote_cid == VMADDR_CID_ANY ? NULL :
+	      mvsock_route_rcu(vsk->local.svm_cid, remote_cid, &reason);
 	if (dev && !READ_ONCE(dev->dead))
 		mvsock_dev_get(dev);
 	else
@@ -284,7 +290,7 @@ int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
 	trace_mvsock_route(&vsk->sk, remote_cid, dev,
 			   mvsock_route_reason[dev ? reason : 4]);
 	if (!dev)
-		return -ENETUNREACH;
+		return -ENODEV;	/* as stock: no transport for that CID */
 	*out = dev;
 	return 0;
 }

@@ -11,7 +11,6 @@
 #include "mvsock.h"
 #include "mvsock_trace.h"
 
-
 u16 mvsock_wire_type(const struct sock *sk)
 {
 	return sk->sk_type == SOCK_SEQPACKET ? VIRTIO_VSOCK_TYPE_SEQPACKET :
@@ -28,9 +27,13 @@ void mvsock_set_state(struct sock *sk, int state)
 	WRITE_ONCE(sk->sk_state, state);
 }
 
+/*
+ * Bytes the peer can still take: its buffer minus what is in flight. Like
+ * stock, the window is also bounded by our own buffer size.
+ */
 u32 mvsock_peer_credit(struct mvsock_sock *vsk)
 {
-	s64 credit = (s64)vsk->peer_buf_alloc -
+	s64 credit = (s64)min(vsk->peer_buf_alloc, vsk->buf_alloc) -
 		     (s64)(u32)(vsk->tx_cnt - vsk->peer_fwd_cnt);
 
 	return credit > 0 ? (u32)credit : 0;
@@ -69,7 +72,7 @@ static void mvsock_fill_hdr(struct sk_buff *skb, struct mvsock_sock *vsk,
 	struct virtio_vsock_hdr *hdr = (struct virtio_vsock_hdr *)skb->data;
 	struct mvsock_cb *cb = mvsock_cb(skb);
 
-	cb->src_cid = vsk->local.svm_cid;
+	cb->src_cid = vsk->src_cid;
 	cb->dst_cid = vsk->remote.svm_cid;
 	cb->src_port = vsk->local.svm_port;
 	cb->dst_port = vsk->remote.svm_port;
@@ -635,14 +638,12 @@ ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
 			break;
 		err = mvsock_wait_data(vsk, &timeo,
 				       min_t(u32, need, vsk->buf_alloc));
-		if (err) {
-			if (err == -EAGAIN && vsk->rx_bytes && !copied)
-				err = 0; /* fewer than rcvlowat: still read */
-			else if (copied || err == 1)
-				break;
-			else
-				return err;
-		}
+		if (err == -EAGAIN && vsk->rx_bytes && !copied)
+			err = 0; /* fewer than rcvlowat: still read */
+		if (err && (copied || err == 1))
+			break;
+		if (err)
+			return err;
 		n = mvsock_stream_dequeue(vsk, msg, len - copied,
 					  flags & MSG_PEEK);
 		if (n < 0)
@@ -820,6 +821,7 @@ static struct sock *mvsock_new_child(struct sock *listener,
 		return NULL;
 	child = mvsock_sk(csk);
 	child->local.svm_cid = cb->dst_cid;
+	child->src_cid = cb->dst_cid;
 	child->local.svm_port = cb->dst_port;
 	child->remote.svm_cid = cb->src_cid;
 	child->remote.svm_port = cb->src_port;
@@ -1003,7 +1005,8 @@ static bool mvsock_parse(struct mvsock_dev *dev, struct sk_buff *skb)
 	if (cb->len != skb->len - MVSOCK_HDR_LEN || cb->len > MVSOCK_MAX_PKT_LEN)
 		return false;
 	/* anti-spoofing: the device decides who the peer is */
-	if (cb->dst_cid != local || cb->src_cid != peer)
+	if (dev->role != MVSOCK_ROLE_LOCAL &&
+	    (cb->dst_cid != local || cb->src_cid != peer))
 		return false;
 	if (cb->op == VIRTIO_VSOCK_OP_INVALID ||
 	    cb->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST)

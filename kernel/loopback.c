@@ -19,6 +19,10 @@ struct mvsock_lo {
 
 static struct mvsock_lo mvsock_lo;
 
+static bool unbound = true;
+module_param(unbound, bool, 0444);
+MODULE_PARM_DESC(unbound, "deliver from an unbound workqueue (default on)");
+
 static int mvsock_lo_send(struct mvsock_dev *dev, struct sk_buff *skb)
 {
 	struct mvsock_lo *lo = dev->priv;
@@ -61,7 +65,7 @@ static int __init mvsock_lo_init(void)
 
 	skb_queue_head_init(&lo->q);
 	INIT_WORK(&lo->work, mvsock_lo_work);
-	lo->wq = alloc_workqueue("mvsock-lo", WQ_UNBOUND, 1);
+	lo->wq = alloc_workqueue("mvsock-lo", unbound ? WQ_UNBOUND : 0, 1);
 	if (!lo->wq)
 		return -ENOMEM;
 	lo->dev = mvsock_dev_alloc("loopback", MVSOCK_ROLE_LOCAL,

@@ -112,8 +112,9 @@ struct mvsock_sock {
 	bool in_bind;
 	bool in_conn;
 
-	struct sockaddr_vm local;
+	struct sockaddr_vm local;	/* as bound: CID may be VMADDR_CID_ANY */
 	struct sockaddr_vm remote;
+	u32 src_cid;			/* source CID our packets carry */
 	struct mvsock_dev *dev;
 
 	/* listener: children waiting for accept(); child: its entry */
@@ -197,7 +198,8 @@ struct sock *mvsock_lookup_connected(u32 src_cid, u32 src_port,
 				     u32 dst_cid, u32 dst_port);
 struct sock *mvsock_lookup_bound(u32 cid, u32 port);
 void mvsock_reap_stale(struct mvsock_sock *vsk);
-void mvsock_for_each_sock(void (*fn)(struct sock *sk, void *arg), void *arg);
+typedef void (*mvsock_sock_fn)(struct sock *sk, void *arg);
+void mvsock_for_each_sock(mvsock_sock_fn fn, void *arg);
 int mvsock_table_count(void);
 void mvsock_track(struct mvsock_sock *vsk);
 void mvsock_untrack(struct mvsock_sock *vsk);

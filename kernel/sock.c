@@ -41,7 +41,7 @@ static int mvsock_addr_from_user(struct sockaddr *addr, int len,
 		return -EINVAL;
 	if (svm->svm_family != AF_VSOCK)
 		return -EAFNOSUPPORT;
-	if (svm->svm_zero[0])
+	if (svm->svm_zero[0] || (svm->svm_flags & ~VMADDR_FLAG_TO_HOST))
 		return -EINVAL;
 	*out = svm;
 	return 0;
@@ -230,10 +230,9 @@ static int mvsock_connect_start(struct mvsock_sock *vsk,
 	if (vsk->dev)
 		mvsock_dev_put(vsk->dev);
 	vsk->dev = dev;
-	/* the peer sees the device's CID: so does getsockname() */
-	spin_lock_bh(&mvsock_table_lock);
-	vsk->local.svm_cid = mvsock_dev_src_cid(dev);
-	spin_unlock_bh(&mvsock_table_lock);
+	/* getsockname() keeps the bound CID (ANY if unbound), as stock */
+	vsk->src_cid = vsk->local.svm_cid != VMADDR_CID_ANY ?
+		       vsk->local.svm_cid : mvsock_dev_src_cid(dev);
 	vsk->remote.svm_cid = remote->svm_cid;
 	vsk->remote.svm_port = remote->svm_port;
 	vsk->remote.svm_flags = remote->svm_flags;
@@ -504,7 +503,9 @@ static int mvsock_sock_ioctl(struct socket *sock, unsigned int cmd,
 	case SIOCINQ:
 	case SIOCOUTQ:
 		lock_sock(sk);
-		if (sk->sk_state == TCP_LISTEN)
+		if (cmd == SIOCOUTQ && !vsk->dev)
+			err = -EOPNOTSUPP;
+		else if (sk->sk_state == TCP_LISTEN)
 			err = -EINVAL;
 		else if (cmd == SIOCINQ)
 			val = vsk->rx_bytes;
@@ -560,6 +561,9 @@ static void mvsock_set_buf_size(struct mvsock_sock *vsk, u64 val)
 		val = vsk->buf_min;
 	if (val > vsk->buf_max)
 		val = vsk->buf_max;
+	/* once connected the size travels in a 32-bit header field */
+	if (vsk->dev && val > U32_MAX)
+		val = U32_MAX;
 	vsk->buf_size = val;
 	vsk->buf_alloc = min_t(u64, val, MVSOCK_BUF_LIMIT);
 	if (vsk->sk.sk_state == TCP_ESTABLISHED && vsk->in_conn &&
@@ -727,13 +731,23 @@ static int mvsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		ret = -ENOTCONN;
 		goto out;
 	}
-	if (sk->sk_type == SOCK_SEQPACKET && len > vsk->peer_buf_alloc) {
-		ret = -EMSGSIZE;
-		goto out;
+	if (sk->sk_type == SOCK_SEQPACKET) {
+		if (!len) {
+			ret = 0;	/* no empty records, as stock */
+			goto out;
+		}
+		if (len > min_t(u64, vsk->buf_size, vsk->peer_buf_alloc)) {
+			/* without credit a non-blocking send says so first */
+			ret = (msg->msg_flags & MSG_DONTWAIT ||
+			       sock->file->f_flags & O_NONBLOCK) &&
+			      !mvsock_tx_room(vsk) ? -EAGAIN : -EMSGSIZE;
+			goto out;
+		}
 	}
 	ret = mvsock_send_data(vsk, msg, len, true);
 out:
-	if (ret == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL))
+	if (ret == -EPIPE && sk->sk_type == SOCK_STREAM &&
+	    !(msg->msg_flags & MSG_NOSIGNAL))
 		send_sig(SIGPIPE, current, 0);
 	release_sock(sk);
 	return ret;
@@ -749,8 +763,6 @@ static int mvsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	if (flags & MSG_ERRQUEUE)
 		return sock_recv_errqueue(sk, msg, len, SOL_VSOCK,
 					  VSOCK_RECVERR);
-	if (flags & MSG_OOB)
-		return -EOPNOTSUPP;
 	lock_sock(sk);
 	if (sk->sk_state != TCP_ESTABLISHED && !vsk->rx_bytes &&
 	    !vsk->msg_count) {
@@ -760,8 +772,17 @@ static int mvsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			ret = sock_flag(sk, SOCK_DONE) ? 0 : -ENOTCONN;
 		goto out;
 	}
-	if (sk->sk_shutdown & RCV_SHUTDOWN) {
+	if (flags & MSG_OOB) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	if ((sk->sk_shutdown & RCV_SHUTDOWN) || !len) {
 		ret = 0;
+		goto out;
+	}
+	if (sk->sk_type == SOCK_STREAM &&
+	    sock_rcvlowat(sk, flags & MSG_WAITALL, len) >= vsk->buf_alloc) {
+		ret = -ENOMEM;	/* the target could never be reached */
 		goto out;
 	}
 	ret = mvsock_recv_data(vsk, msg, len, flags);
@@ -775,7 +796,7 @@ static int mvsock_set_rcvlowat(struct sock *sk, int val)
 	struct mvsock_sock *vsk = mvsock_sk(sk);
 
 	/* sk_setsockopt() already holds the socket lock */
-	if (val > vsk->buf_size)
+	if (sk->sk_type == SOCK_STREAM && val > vsk->buf_size)
 		return -EINVAL;
 	WRITE_ONCE(sk->sk_rcvlowat, val ? : 1);
 	mvsock_update_credit_after_read(vsk);

@@ -100,11 +100,10 @@ int mvsock_bind_addr(struct mvsock_sock *vsk, struct sockaddr_vm *addr)
 	int err = 0;
 
 	spin_lock_bh(&mvsock_table_lock);
-	if (port == VMADDR_PORT_ANY) {
+	if (port == VMADDR_PORT_ANY)
 		err = mvsock_pick_port_locked(cid, &port);
-	} else if (mvsock_find_bound_locked(cid, port)) {
+	else if (mvsock_find_bound_locked(cid, port))
 		err = -EADDRINUSE;
-	}
 	if (!err) {
 		vsk->local.svm_cid = cid;
 		vsk->local.svm_port = port;
@@ -267,7 +266,7 @@ static int mvsock_collect_locked(struct sock **batch, int cap)
  * Call @fn on every connected socket, each with a reference held and no
  * table lock taken, so @fn may sleep and lock the socket.
  */
-void mvsock_for_each_sock(void (*fn)(struct sock *sk, void *arg), void *arg)
+void mvsock_for_each_sock(mvsock_sock_fn fn, void *arg)
 {
 	struct sock **batch = NULL;
 	int n, i, cap = 0;
