@@ -134,7 +134,10 @@ int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags)
 
 	if (!vsk->dev)
 		return -ENOTCONN;
-	skb = mvsock_alloc_hdr_skb(0, GFP_KERNEL);
+	if (op == VIRTIO_VSOCK_OP_RST && test_bit(MVSOCK_F_REAPED, &vsk->flags))
+		return 0;
+	/* control packets are sent from the receive path too: no sleeping */
+	skb = mvsock_alloc_hdr_skb(0, GFP_ATOMIC);
 	if (!skb)
 		return -ENOMEM;
 	mvsock_fill_hdr(skb, vsk, op, flags, 0);
@@ -153,7 +156,7 @@ int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *in)
 
 	if (icb->op == VIRTIO_VSOCK_OP_RST)
 		return 0;
-	skb = mvsock_alloc_hdr_skb(0, GFP_KERNEL);
+	skb = mvsock_alloc_hdr_skb(0, GFP_ATOMIC);
 	if (!skb)
 		return -ENOMEM;
 	cb = mvsock_cb(skb);
@@ -990,6 +993,11 @@ static bool mvsock_parse(struct mvsock_dev *dev, struct sk_buff *skb)
 
 	if (skb_copy_bits(skb, 0, &hdr, sizeof(hdr)))
 		return false;
+	/* CIDs are 32 bits wide in every address we hand out */
+	if (le64_to_cpu(hdr.src_cid) > U32_MAX ||
+	    le64_to_cpu(hdr.dst_cid) > U32_MAX)
+		return false;
+	cb->dev = dev;
 	cb->src_cid = le64_to_cpu(hdr.src_cid);
 	cb->dst_cid = le64_to_cpu(hdr.dst_cid);
 	cb->src_port = le32_to_cpu(hdr.src_port);
@@ -1022,8 +1030,43 @@ static bool mvsock_type_matches(struct sock *sk, struct mvsock_cb *cb)
 }
 
 /*
- * Entry point for every packet a device receives (process context).
- * The skb holds the header at skb->data; the core owns it from here.
+ * Dispatch @skb to @sk by state. Runs with the socket spinlock held and
+ * BHs off, or from the backlog with the socket owned: never sleeps.
+ * Returns true when the skb was queued on the socket.
+ */
+static bool mvsock_rx_locked(struct sock *sk, struct sk_buff *skb)
+{
+	struct mvsock_cb *cb = mvsock_cb(skb);
+	struct mvsock_dev *dev = cb->dev;
+	bool consumed = false;
+
+	if (!mvsock_type_matches(sk, cb) ||
+	    (sk->sk_state != TCP_LISTEN && mvsock_sk(sk)->dev != dev)) {
+		mvsock_send_rst_reply(dev, skb);
+		return false;
+	}
+	switch (sk->sk_state) {
+	case TCP_LISTEN:
+		mvsock_rx_listen(sk, dev, skb);
+		break;
+	case TCP_SYN_SENT:
+		mvsock_rx_syn_sent(sk, dev, skb);
+		break;
+	case TCP_ESTABLISHED:
+	case TCP_CLOSING:
+		mvsock_rx_connected(sk, dev, skb, &consumed);
+		break;
+	default:
+		mvsock_send_rst_reply(dev, skb);
+		break;
+	}
+	return consumed;
+}
+
+/*
+ * Entry point for every packet a device receives, from process or
+ * softirq context (not hardirq). The skb holds the header at skb->data;
+ * the core owns it from here.
  */
 void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 {
@@ -1059,34 +1102,42 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 		mvsock_send_rst_reply(dev, skb);
 		goto out;
 	}
-	lock_sock(sk);
-	if (!mvsock_type_matches(sk, cb) ||
-	    (sk->sk_state != TCP_LISTEN && mvsock_sk(sk)->dev != dev)) {
-		mvsock_send_rst_reply(dev, skb);
+	/*
+	 * Like TCP: process now under the socket spinlock, or leave the
+	 * packet on the socket backlog for its owner's release_sock().
+	 */
+	local_bh_disable();
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk)) {
+		consumed = mvsock_rx_locked(sk, skb);
 	} else {
-		switch (sk->sk_state) {
-		case TCP_LISTEN:
-			mvsock_rx_listen(sk, dev, skb);
-			break;
-		case TCP_SYN_SENT:
-			mvsock_rx_syn_sent(sk, dev, skb);
-			break;
-		case TCP_ESTABLISHED:
-		case TCP_CLOSING:
-			mvsock_rx_connected(sk, dev, skb, &consumed);
-			break;
-		default:
-			mvsock_send_rst_reply(dev, skb);
-			break;
+		mvsock_dev_get(dev);
+		if (sk_add_backlog(sk, skb, mvsock_rx_mem_limit(mvsock_sk(sk)))) {
+			mvsock_dev_put(dev);
+			MVSOCK_STAT(dev, rx_dropped, 1);
+		} else {
+			consumed = true;
 		}
 	}
-	release_sock(sk);
+	bh_unlock_sock(sk);
+	local_bh_enable();
 	sock_put(sk);
 out:
 	if (!consumed)
 		consume_skb(skb);
 }
 EXPORT_SYMBOL_GPL(mvsock_rx_pkt);
+
+/* proto->backlog_rcv: the owner runs what arrived while it held the lock */
+int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct mvsock_dev *dev = mvsock_cb(skb)->dev;
+
+	if (!mvsock_rx_locked(sk, skb))
+		consume_skb(skb);
+	mvsock_dev_put(dev);
+	return 0;
+}
 
 /* Called by transports when they handed @n packets to their peer. */
 void mvsock_dev_tx_done(struct mvsock_dev *dev, int n)

@@ -12,7 +12,8 @@
 
 struct mvsock_lo {
 	struct mvsock_dev *dev;
-	struct sk_buff_head q;	/* q.lock guards the queue */
+	struct sk_buff_head q;	/* q.lock guards the queue and draining */
+	bool draining;		/* the worker holds packets taken off q */
 	struct work_struct work;
 	struct workqueue_struct *wq;
 };
@@ -23,13 +24,38 @@ static bool unbound = true;
 module_param(unbound, bool, 0444);
 MODULE_PARM_DESC(unbound, "deliver from an unbound workqueue (default on)");
 
+static bool direct_delivery = true;
+module_param(direct_delivery, bool, 0444);
+MODULE_PARM_DESC(direct_delivery,
+		 "hand packets sent from process context straight to the receiver (default on)");
+
+/*
+ * A packet sent from process context (a syscall, a timer work) is handed
+ * to the receiving socket right away, unless earlier packets are still
+ * queued: that keeps every connection's packets in order. Packets sent
+ * from the receive path itself (softirq-safe context, a socket spinlock
+ * held) always go through the worker, so delivery never recurses.
+ */
 static int mvsock_lo_send(struct mvsock_dev *dev, struct sk_buff *skb)
 {
 	struct mvsock_lo *lo = dev->priv;
 	int len = skb->len;
+	bool direct = false;
 
-	skb_queue_tail(&lo->q, skb);
-	queue_work(lo->wq, &lo->work);
+	spin_lock_bh(&lo->q.lock);
+	if (direct_delivery && !in_softirq() && !in_hardirq() &&
+	    !irqs_disabled() && skb_queue_empty(&lo->q) && !lo->draining)
+		direct = true;
+	else
+		__skb_queue_tail(&lo->q, skb);
+	spin_unlock_bh(&lo->q.lock);
+
+	if (direct) {
+		mvsock_dev_tx_done(dev, 1);
+		mvsock_rx_pkt(dev, skb);
+	} else {
+		queue_work(lo->wq, &lo->work);
+	}
 	return len;
 }
 
@@ -43,6 +69,7 @@ static void mvsock_lo_work(struct work_struct *work)
 	for (;;) {
 		spin_lock_bh(&lo->q.lock);
 		skb_queue_splice_tail_init(&lo->q, &batch);
+		lo->draining = !skb_queue_empty(&batch);
 		spin_unlock_bh(&lo->q.lock);
 		if (skb_queue_empty(&batch))
 			break;

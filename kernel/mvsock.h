@@ -148,6 +148,8 @@ struct mvsock_sock {
 
 	bool rst_sent;
 	bool close_pending;
+	/* MVSOCK_F_* bits, atomic: may be set without the socket lock */
+	unsigned long flags;
 	struct delayed_work close_work;
 	struct delayed_work connect_work;
 };
@@ -162,10 +164,13 @@ static inline struct sock *mvsock_to_sk(struct mvsock_sock *vsk)
 	return &vsk->sk;
 }
 
+#define MVSOCK_F_REAPED	0	/* unhashed for a reused 4-tuple: stay quiet */
+
 /* Per-packet control block: parsed header in host order. */
 struct mvsock_cb {
-	u64 src_cid;
-	u64 dst_cid;
+	struct mvsock_dev *dev;	/* receive side: device it came from */
+	u32 src_cid;
+	u32 dst_cid;
 	u32 src_port;
 	u32 dst_port;
 	u32 len;
@@ -236,6 +241,7 @@ void mvsock_dev_exit(void);
 
 /* engine.c: the virtio-vsock protocol engine */
 void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb);
+int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb);
 int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags);
 int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *skb);
 ssize_t mvsock_send_data(struct mvsock_sock *vsk, struct msghdr *msg,

@@ -22,6 +22,7 @@ struct proto mvsock_proto = {
 	.name = "AF_VSOCK",
 	.owner = THIS_MODULE,
 	.obj_size = sizeof(struct mvsock_sock),
+	.backlog_rcv = mvsock_backlog_rcv,
 };
 
 static const struct proto_ops mvsock_stream_ops;
@@ -67,10 +68,13 @@ static struct sock *mvsock_sk_alloc(struct net *net, struct socket *sock,
 {
 	struct sock *sk;
 
-	sk = sk_alloc(net, AF_VSOCK, GFP_KERNEL, &mvsock_proto, kern);
+	/* children are born in the receive path: no sleeping there */
+	sk = sk_alloc(net, AF_VSOCK, parent ? GFP_ATOMIC : GFP_KERNEL,
+		      &mvsock_proto, kern);
 	if (!sk)
 		return NULL;
 	sock_init_data(sock, sk);
+	sk->sk_backlog_rcv = mvsock_backlog_rcv;
 	if (!sock)
 		sk->sk_type = type;
 	sk->sk_destruct = mvsock_sk_destruct;

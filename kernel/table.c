@@ -227,22 +227,21 @@ struct sock *mvsock_lookup_bound(u32 cid, u32 port)
 void mvsock_reap_stale(struct mvsock_sock *vsk)
 {
 	struct mvsock_sock *old;
-	struct sock *sk = NULL;
+	bool put = false;
 
 	spin_lock_bh(&mvsock_table_lock);
 	old = mvsock_find_conn_locked(vsk->remote.svm_cid, vsk->remote.svm_port,
 				      vsk->local.svm_cid, vsk->local.svm_port);
 	if (old && old != vsk && sock_flag(&old->sk, SOCK_DEAD)) {
-		sk = &old->sk;
-		sock_hold(sk);
+		/* its close timer finishes it; it must not RST our tuple */
+		set_bit(MVSOCK_F_REAPED, &old->flags);
+		hlist_del_init(&old->conn_node);
+		old->in_conn = false;
+		put = true;
 	}
 	spin_unlock_bh(&mvsock_table_lock);
-	if (!sk)
-		return;
-	lock_sock(sk);
-	mvsock_finish_close(sk);
-	release_sock(sk);
-	sock_put(sk);
+	if (put)
+		sock_put(&old->sk);
 }
 
 static int mvsock_collect_locked(struct sock **batch, int cap)
