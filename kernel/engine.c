@@ -241,22 +241,31 @@ static bool mvsock_rx_enqueue(struct mvsock_sock *vsk, struct sk_buff *skb)
 	return true;
 }
 
-/* Tell the peer about freed buffer space when it may be waiting for it. */
+/*
+ * Tell the peer about freed buffer space when it may be waiting for it:
+ * when its view of our free space is below one packet (or half its
+ * window), or too small to reach our SO_RCVLOWAT.
+ */
 void mvsock_update_credit_after_read(struct mvsock_sock *vsk)
 {
 	struct sock *sk = &vsk->sk;
 	u32 unsent = vsk->fwd_cnt - vsk->last_fwd_cnt;
-	u32 free_space;
+	u32 free_space, window;
 	s64 peer_view;
 
 	if (!unsent || sk->sk_state != TCP_ESTABLISHED || !vsk->in_conn ||
 	    (vsk->peer_shutdown & SEND_SHUTDOWN))
 		return;
-	free_space = vsk->buf_alloc > vsk->rx_bytes ?
-		     vsk->buf_alloc - vsk->rx_bytes : 0;
+	/*
+	 * The peer's window is bounded by its own buffer too (it tells us
+	 * its size in every header), so judge its view with that bound.
+	 */
+	window = min(vsk->buf_alloc, vsk->peer_buf_alloc);
+	free_space = window > vsk->rx_bytes ? window - vsk->rx_bytes : 0;
 	peer_view = (s64)free_space - unsent;
-	if (peer_view < MVSOCK_MAX_PKT_LEN ||
-	    vsk->rx_bytes < READ_ONCE(sk->sk_rcvlowat))
+	/* ... and a reader waiting for SO_RCVLOWAT bytes must get them */
+	if (peer_view < min_t(u32, MVSOCK_MAX_PKT_LEN, window / 2) ||
+	    peer_view < (s64)READ_ONCE(sk->sk_rcvlowat) - vsk->rx_bytes)
 		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
 }
 

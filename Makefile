@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mvsock: AF_VSOCK over virtio as out-of-tree modules.
+#
+#   make            kernel modules (kernel/) and user-space programs
+#   make check      build, then run every test suite in one QEMU VM
+#   make deps       install the Debian packages needed (done automatically)
+#   make demo       scripts/demo.sh
+#   make bench      scripts/bench.sh
+#   make clean
+#
+# KVER selects the kernel (default: newest installed 6.12 with headers, see
+# scripts/kver.sh). Build outputs stay in the work tree: kernel/, build/.
+
+KVER ?= $(shell $(CURDIR)/scripts/kver.sh --quiet)
+KDIR ?= /lib/modules/$(KVER)/build
+
+HAVE_KBUILD := $(wildcard kernel/Kbuild kernel/Makefile)
+HAVE_KMOD := $(wildcard selftests/kmod/Kbuild)
+HAVE_USER := $(wildcard selftests/Makefile)
+
+.PHONY: all modules kmod user deps ensure-deps check demo bench clean help
+
+all: modules kmod user
+	$(MAKE) -C tools/bench
+
+help:
+	@sed -n '3,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+# Cheap check first (dpkg-query); apt only runs when something is missing.
+ensure-deps:
+	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
+
+deps:
+	scripts/deps.sh
+
+# Fails clearly when no kernel could be found (KVER is evaluated lazily, so
+# it sees what ensure-deps installed).
+check-kver: ensure-deps
+	@test -n "$(KVER)" || { scripts/kver.sh; exit 1; }
+	@test -d "$(KDIR)" || { echo "error: $(KDIR) not found (KVER=$(KVER))" >&2; exit 1; }
+.PHONY: check-kver
+
+modules: check-kver
+ifneq ($(HAVE_KBUILD),)
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules
+else
+	@echo "warning: kernel/Kbuild not found: no kernel modules built" >&2
+endif
+
+# Test-only kernel module(s) of the selftests, linked against kernel/.
+kmod: modules
+ifneq ($(HAVE_KMOD),)
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/selftests/kmod \
+		KBUILD_EXTRA_SYMBOLS=$(CURDIR)/kernel/Module.symvers modules
+endif
+
+user: ensure-deps
+ifneq ($(HAVE_USER),)
+	$(MAKE) -C selftests
+endif
+
+check: all
+	KVER=$(KVER) selftests/run-check.sh
+
+demo: all
+	KVER=$(KVER) scripts/demo.sh
+
+bench: all
+	KVER=$(KVER) scripts/bench.sh
+
+clean:
+ifneq ($(HAVE_KBUILD),)
+	-@test ! -d "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean
+endif
+ifneq ($(HAVE_KMOD),)
+	-@test ! -d "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR)/selftests/kmod clean
+endif
+ifneq ($(HAVE_USER),)
+	-$(MAKE) -C selftests clean
+endif
+	rm -rf build
