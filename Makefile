@@ -43,7 +43,8 @@ check-kver: ensure-deps
 
 modules: check-kver
 ifneq ($(HAVE_KBUILD),)
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel \
+		MVSOCK_KSRC=$$(KVER=$(KVER) scripts/ksrc.sh) modules
 else
 	@echo "warning: kernel/Kbuild not found: no kernel modules built" >&2
 endif

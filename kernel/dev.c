@@ -20,6 +20,20 @@
 static DEFINE_MUTEX(mvsock_dev_lock);
 static LIST_HEAD(mvsock_devs);
 static DEFINE_IDA(mvsock_dev_ida);
+/* host drivers loaded: CID 2 is ours even before the first guest starts */
+static atomic_t mvsock_host_users = ATOMIC_INIT(0);
+
+void mvsock_host_get(void)
+{
+	atomic_inc(&mvsock_host_users);
+}
+EXPORT_SYMBOL_GPL(mvsock_host_get);
+
+void mvsock_host_put(void)
+{
+	atomic_dec(&mvsock_host_users);
+}
+EXPORT_SYMBOL_GPL(mvsock_host_put);
 
 static void mvsock_dev_release(struct kref *ref)
 {
@@ -82,12 +96,10 @@ EXPORT_SYMBOL_GPL(mvsock_dev_put);
 
 void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val)
 {
-	u64 *p = (u64 *)((char *)this_cpu_ptr(dev->stats) + off);
-
-	preempt_disable();
-	*p += val;
-	preempt_enable();
+	/* one instruction on x86: safe against softirqs on this CPU */
+	this_cpu_add(*(u64 __percpu *)((char __percpu *)dev->stats + off), val);
 }
+EXPORT_SYMBOL_GPL(mvsock_dev_stat_add);
 
 static bool mvsock_dev_clash(struct mvsock_dev *dev)
 {
@@ -183,6 +195,8 @@ bool mvsock_cid_is_local(u32 cid)
 	struct mvsock_dev *d;
 	bool ret = false;
 
+	if (cid == VMADDR_CID_HOST && atomic_read(&mvsock_host_users))
+		return true;
 	rcu_read_lock();
 	list_for_each_entry_rcu(d, &mvsock_devs, node) {
 		if ((d->role == MVSOCK_ROLE_HOST && cid == VMADDR_CID_HOST) ||
@@ -200,7 +214,7 @@ u32 mvsock_default_local_cid(void)
 {
 	struct mvsock_dev *d;
 	u32 cid = VMADDR_CID_ANY;
-	bool host = false, local = false;
+	bool host = atomic_read(&mvsock_host_users) > 0, local = false;
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(d, &mvsock_devs, node) {

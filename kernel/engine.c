@@ -99,11 +99,19 @@ static void mvsock_fill_hdr(struct sk_buff *skb, struct mvsock_sock *vsk,
 	vsk->last_buf_alloc = vsk->buf_alloc;
 }
 
+/*
+ * Hand @skb to @dev. The RCU read section pairs with the synchronize_rcu()
+ * in mvsock_dev_unregister(): once that returns, no send_pkt call into the
+ * transport is still running, so it may free its queues.
+ */
 static int mvsock_xmit(struct mvsock_dev *dev, struct sk_buff *skb)
 {
 	struct mvsock_cb *cb = mvsock_cb(skb);
+	int ret;
 
+	rcu_read_lock();
 	if (READ_ONCE(dev->dead)) {
+		rcu_read_unlock();
 		kfree_skb(skb);
 		return -ENODEV;
 	}
@@ -113,7 +121,9 @@ static int mvsock_xmit(struct mvsock_dev *dev, struct sk_buff *skb)
 	if (cb->op == VIRTIO_VSOCK_OP_RST)
 		MVSOCK_STAT(dev, rst_sent, 1);
 	atomic_inc(&dev->queued);
-	return dev->ops->send_pkt(dev, skb);
+	ret = dev->ops->send_pkt(dev, skb);
+	rcu_read_unlock();
+	return ret;
 }
 
 static struct sk_buff *mvsock_alloc_hdr_skb(u32 payload, gfp_t gfp)

@@ -54,9 +54,11 @@ struct mvsock_dev;
 /**
  * struct mvsock_dev_ops - what a transport provides to the core
  * @send_pkt: queue @skb (header at skb->data, little endian) for the peer.
- *	Consumes @skb whatever it returns. Must not sleep with locks held
- *	by the caller and must not call back into the core synchronously.
- *	Returns the payload length queued or a negative errno.
+ *	Consumes @skb whatever it returns. Called under rcu_read_lock(),
+ *	possibly from the receive path with a socket spinlock held and BHs
+ *	off: must not sleep. It may call mvsock_rx_pkt() synchronously only
+ *	from process context with nothing queued ahead (see loopback.c).
+ *	Returns the packet length queued or a negative errno.
  * @cancel_pkts: drop queued packets that belong to @vsk (optional).
  */
 struct mvsock_dev_ops {
@@ -227,6 +229,8 @@ struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev);
 int mvsock_dev_set_default(u32 id);
 void mvsock_dev_rx_done(struct mvsock_dev *dev);
 bool mvsock_cid_is_local(u32 cid);
+void mvsock_host_get(void);
+void mvsock_host_put(void);
 u32 mvsock_default_local_cid(void);
 int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
 		 struct mvsock_dev **out);
