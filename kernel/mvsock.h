@@ -74,6 +74,7 @@ struct mvsock_dev_stats {
 	u64 rx_dropped;
 	u64 rx_bad;
 	u64 rst_sent;
+	u64 tx_dropped;
 };
 
 /**

@@ -68,8 +68,16 @@ static int mvh_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	int len = skb->len;
 
 	mvsock_cb(skb)->offset = 0;
-	if (mvh_is_reply(skb))
+	if (mvh_is_reply(skb)) {
+		/* a guest that never reads cannot make us queue forever */
+		if (atomic_read(&h->replies) >= 4 * MVSOCK_VHOST_MAX_REPLIES) {
+			mvsock_dev_tx_done(dev, 1);
+			MVSOCK_STAT(dev, tx_dropped, 1);
+			kfree_skb(skb);
+			return -ENOBUFS;
+		}
 		atomic_inc(&h->replies);
+	}
 	skb_queue_tail(&h->sendq, skb);
 	vhost_vq_work_queue(&h->vqs[MVSOCK_VHOST_RXQ], &h->send_work);
 	return len;
