@@ -11,6 +11,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/percpu.h>
+#include <linux/moduleparam.h>
+#include <linux/sysfs.h>
 
 #include "mvsock.h"
 #include "mvsock_trace.h"
@@ -67,6 +69,7 @@ struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
 	INIT_LIST_HEAD(&dev->node);
 	dev->role = role;
 	dev->cid = cid;
+	dev->priority = MVSOCK_PRIO_NONE;
 	dev->ops = ops;
 	dev->priv = priv;
 	dev->owner = owner;
@@ -116,30 +119,99 @@ static bool mvsock_dev_clash(struct mvsock_dev *dev)
 	return false;
 }
 
+/* The next default: lowest priority, then the earliest registered. */
 static struct mvsock_dev *mvsock_first_guest_locked(void)
+{
+	struct mvsock_dev *d, *best = NULL;
+
+	list_for_each_entry(d, &mvsock_devs, node)
+		if (d->role == MVSOCK_ROLE_GUEST &&
+		    (!best || d->priority < best->priority))
+			best = d;
+	return best;
+}
+
+static struct mvsock_dev *mvsock_default_locked(void)
 {
 	struct mvsock_dev *d;
 
 	list_for_each_entry(d, &mvsock_devs, node)
-		if (d->role == MVSOCK_ROLE_GUEST)
+		if (d->is_default)
 			return d;
 	return NULL;
 }
 
-/* Registers @dev; the first guest device becomes the default. */
+/* An administrator's choice (sysfs, vsockctl) beats device priorities. */
+static bool mvsock_default_pinned;
+
+/*
+ * Registers @dev. The first guest device becomes the default; a device
+ * with a priority (MVSOCK_VIRTIO_F_PRIORITY) takes over from one without
+ * or with a higher value, unless the default was set by hand.
+ */
 int mvsock_dev_register(struct mvsock_dev *dev)
 {
+	struct mvsock_dev *def;
+	bool take = false;
+
 	mutex_lock(&mvsock_dev_lock);
 	if (mvsock_dev_clash(dev)) {
 		mutex_unlock(&mvsock_dev_lock);
 		return -EADDRINUSE;
 	}
-	if (dev->role == MVSOCK_ROLE_GUEST && !mvsock_first_guest_locked())
+	def = mvsock_default_locked();
+	if (dev->role == MVSOCK_ROLE_GUEST)
+		take = !def || (!mvsock_default_pinned &&
+				dev->priority < def->priority);
+	if (take) {
+		if (def)
+			def->is_default = false;
 		dev->is_default = true;
+	}
 	list_add_tail_rcu(&dev->node, &mvsock_devs);
 	mutex_unlock(&mvsock_dev_lock);
 	trace_mvsock_dev_add(dev);
+	if (take)
+		trace_mvsock_dev_default(dev);
 	return 0;
+}
+
+/*
+ * The device's CID changed (virtio TRANSPORT_RESET after migration): its
+ * connections are reset, the device keeps its id and default flag.
+ */
+int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid)
+{
+	u32 old = dev->cid;
+
+	mutex_lock(&mvsock_dev_lock);
+	dev->cid = VMADDR_CID_ANY;
+	if (mvsock_dev_clash(&(struct mvsock_dev){ .role = dev->role,
+						    .cid = cid })) {
+		dev->cid = old;
+		mutex_unlock(&mvsock_dev_lock);
+		return -EADDRINUSE;
+	}
+	WRITE_ONCE(dev->cid, cid);
+	mutex_unlock(&mvsock_dev_lock);
+	synchronize_rcu();
+	mvsock_dev_reset_socks(dev);
+	trace_mvsock_dev_add(dev);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_set_cid);
+
+int mvsock_dev_get_default_id(void)
+{
+	struct mvsock_dev *d;
+	int id = -1;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(d, &mvsock_devs, node)
+		if (d->is_default)
+			id = d->id;
+	rcu_read_unlock();
+	return id;
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_register);
 
@@ -183,6 +255,7 @@ int mvsock_dev_set_default(u32 id)
 	}
 	list_for_each_entry(d, &mvsock_devs, node)
 		d->is_default = (d == want);
+	mvsock_default_pinned = true;
 	mutex_unlock(&mvsock_dev_lock);
 	trace_mvsock_dev_default(want);
 	return 0;
@@ -362,6 +435,69 @@ int mvsock_list_cids(void __user *arg)
 		return -EFAULT;
 	return 0;
 }
+
+/* /sys/module/mvsock/parameters/default_dev: read or pin the default */
+static int mvsock_param_default_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	u32 id;
+	int err = kstrtou32(val, 0, &id);
+
+	return err ? err : mvsock_dev_set_default(id);
+}
+
+static int mvsock_param_default_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", mvsock_dev_get_default_id());
+}
+
+static const struct kernel_param_ops mvsock_default_ops = {
+	.set = mvsock_param_default_set,
+	.get = mvsock_param_default_get,
+};
+module_param_cb(default_dev, &mvsock_default_ops, NULL, 0644);
+MODULE_PARM_DESC(default_dev,
+		 "registry id of the default guest device (write to change)");
+
+static const char * const mvsock_role_name[] = { "local", "guest", "host" };
+
+/* /sys/module/mvsock/parameters/devices: one line per registry device */
+static int mvsock_param_devices_get(char *buf, const struct kernel_param *kp)
+{
+	struct mvsock_dev *d;
+	int n, len = 0;
+
+	mutex_lock(&mvsock_dev_lock);
+	list_for_each_entry(d, &mvsock_devs, node) {
+		struct mvsock_dev_stats t = {};
+		int cpu;
+
+		for_each_possible_cpu(cpu) {
+			struct mvsock_dev_stats *s = per_cpu_ptr(d->stats, cpu);
+
+			t.tx_pkts += s->tx_pkts;
+			t.tx_bytes += s->tx_bytes;
+			t.rx_pkts += s->rx_pkts;
+			t.rx_bytes += s->rx_bytes;
+			t.rx_bad += s->rx_bad;
+		}
+		n = scnprintf(buf + len, PAGE_SIZE - len,
+			      "id=%u name=%s role=%s cid=%u default=%d tx_pkts=%llu tx_bytes=%llu rx_pkts=%llu rx_bytes=%llu rx_bad=%llu queued=%d\n",
+			      d->id, d->name, mvsock_role_name[d->role],
+			      d->cid, d->is_default, t.tx_pkts, t.tx_bytes,
+			      t.rx_pkts, t.rx_bytes, t.rx_bad,
+			      atomic_read(&d->queued));
+		len += n;
+	}
+	mutex_unlock(&mvsock_dev_lock);
+	return len;
+}
+
+static const struct kernel_param_ops mvsock_devices_ops = {
+	.get = mvsock_param_devices_get,
+};
+module_param_cb(devices, &mvsock_devices_ops, NULL, 0444);
+MODULE_PARM_DESC(devices, "the device registry (read only)");
 
 int mvsock_dev_init(void)
 {

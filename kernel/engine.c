@@ -1093,7 +1093,7 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	bool consumed = false;
 	struct sock *sk;
 
-	if (!mvsock_parse(dev, skb)) {
+	if (READ_ONCE(dev->dead) || !mvsock_parse(dev, skb)) {
 		MVSOCK_STAT(dev, rx_bad, 1);
 		kfree_skb(skb);
 		return;

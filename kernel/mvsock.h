@@ -43,6 +43,8 @@
  */
 #define MVSOCK_MERGE_LEN	256
 
+#define MVSOCK_PRIO_NONE	U32_MAX
+
 enum mvsock_dev_role {
 	MVSOCK_ROLE_LOCAL,	/* loopback, CID 1 */
 	MVSOCK_ROLE_GUEST,	/* guest driver: we are ->cid, peer is host */
@@ -85,6 +87,8 @@ struct mvsock_dev_stats {
  * @role: local, guest or host
  * @cid: our CID (local, guest) or the guest's CID (host)
  * @is_default: this is the default device for unbound guest sockets
+ * @priority: guest devices offering MVSOCK_VIRTIO_F_PRIORITY: lower wins
+ *	the default; MVSOCK_PRIO_NONE otherwise
  * @dead: set once unregistration started; no new packets are sent
  * @queued: packets handed to the transport and not yet consumed
  * @name: for logs and sysfs
@@ -97,6 +101,7 @@ struct mvsock_dev {
 	u32 cid;
 	bool is_default;
 	bool dead;
+	u32 priority;
 	atomic_t queued;
 	const struct mvsock_dev_ops *ops;
 	void *priv;
@@ -228,6 +233,8 @@ void mvsock_dev_unregister(struct mvsock_dev *dev);
 void mvsock_dev_put(struct mvsock_dev *dev);
 struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev);
 int mvsock_dev_set_default(u32 id);
+int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid);
+int mvsock_dev_get_default_id(void);
 void mvsock_dev_rx_done(struct mvsock_dev *dev);
 bool mvsock_cid_is_local(u32 cid);
 void mvsock_host_get(void);

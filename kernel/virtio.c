@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mvsock_virtio.ko: the guest driver. It binds every virtio-vsock device
+ * (virtio ID 19) a guest has, each one a guest-role device in the mvsock
+ * registry with its own CID, virtqueues and workqueue, so traffic on one
+ * device never waits behind another's.
+ *
+ * Virtqueues: 0 = rx (host -> guest), 1 = tx (guest -> host), 2 = event.
+ */
+#include <linux/module.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_vsock.h>
+#include <linux/scatterlist.h>
+#include <linux/workqueue.h>
+
+#include "mvsock.h"
+#include "../include/uapi/linux/mvsock.h"
+
+enum { MVG_RX, MVG_TX, MVG_EVENT, MVG_NVQ };
+
+/* rx buffers: header + payload in one linear skb filling a 16 KiB slab */
+#define MVG_RX_BUF	SKB_WITH_OVERHEAD(16384)
+#define MVG_EVENTS	8
+#define MVG_MAX_REPLIES	256
+
+struct mvg {
+	struct virtio_device *vdev;
+	struct virtqueue *vqs[MVG_NVQ];
+	struct mvsock_dev *dev;
+	struct workqueue_struct *wq;
+
+	struct mutex rx_lock;	/* guards the rx vq and rx_bufs */
+	int rx_bufs;
+	struct work_struct rx_work;
+
+	struct mutex tx_lock;	/* guards the tx vq */
+	struct sk_buff_head sendq;	/* sendq.lock guards the queue */
+	atomic_t replies;	/* control packets queued or in the tx vq */
+	struct work_struct tx_work;
+
+	struct mutex event_lock;	/* guards the event vq */
+	struct virtio_vsock_event events[MVG_EVENTS];
+	struct work_struct event_work;
+
+	bool running;	/* false once removal began (under all three locks) */
+};
+
+static bool mvg_is_reply(struct sk_buff *skb)
+{
+	return mvsock_cb(skb)->op != VIRTIO_VSOCK_OP_RW;
+}
+
+/* ---- tx --------------------------------------------------------------- */
+
+static int mvg_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	struct mvg *g = dev->priv;
+	int len = skb->len;
+
+	if (mvg_is_reply(skb)) {
+		if (atomic_read(&g->replies) >= 4 * MVG_MAX_REPLIES) {
+			mvsock_dev_tx_done(dev, 1);
+			MVSOCK_STAT(dev, tx_dropped, 1);
+			kfree_skb(skb);
+			return -ENOBUFS;
+		}
+		atomic_inc(&g->replies);
+	}
+	skb_queue_tail(&g->sendq, skb);
+	queue_work(g->wq, &g->tx_work);
+	return len;
+}
+
+/* Give back the buffers the device consumed; tx_lock held. */
+static void mvg_tx_reclaim(struct mvg *g, bool *restart_rx)
+{
+	struct sk_buff *skb;
+	unsigned int len;
+
+	while ((skb = virtqueue_get_buf(g->vqs[MVG_TX], &len))) {
+		if (mvg_is_reply(skb) &&
+		    atomic_dec_return(&g->replies) == MVG_MAX_REPLIES - 1)
+			*restart_rx = true;
+		mvsock_dev_tx_done(g->dev, 1);
+		consume_skb(skb);
+	}
+}
+
+static int mvg_tx_add(struct mvg *g, struct sk_buff *skb)
+{
+	struct scatterlist sg[MAX_SKB_FRAGS + 1];
+	struct scatterlist *sgs[1] = { sg };
+	int n;
+
+	sg_init_table(sg, ARRAY_SIZE(sg));
+	n = skb_to_sgvec(skb, sg, 0, skb->len);
+	if (n < 0)
+		return n;
+	sg_mark_end(&sg[n - 1]);
+	return virtqueue_add_sgs(g->vqs[MVG_TX], sgs, 1, 0, skb, GFP_KERNEL);
+}
+
+static void mvg_tx_work(struct work_struct *work)
+{
+	struct mvg *g = container_of(work, struct mvg, tx_work);
+	bool kick = false, restart_rx = false;
+	struct sk_buff *skb;
+
+	mutex_lock(&g->tx_lock);
+	if (!g->running)
+		goto out;
+	do {
+		virtqueue_disable_cb(g->vqs[MVG_TX]);
+		mvg_tx_reclaim(g, &restart_rx);
+	} while (!virtqueue_enable_cb(g->vqs[MVG_TX]));
+	while ((skb = skb_dequeue(&g->sendq))) {
+		int err = mvg_tx_add(g, skb);
+
+		if (err == -ENOSPC) {
+			/* ring full: the next used-buffer interrupt resumes */
+			skb_queue_head(&g->sendq, skb);
+			break;
+		}
+		if (err) {
+			if (mvg_is_reply(skb))
+				atomic_dec(&g->replies);
+			mvsock_dev_tx_done(g->dev, 1);
+			MVSOCK_STAT(g->dev, tx_dropped, 1);
+			kfree_skb(skb);
+			continue;
+		}
+		kick = true;
+	}
+	if (kick)
+		virtqueue_kick(g->vqs[MVG_TX]);
+out:
+	mutex_unlock(&g->tx_lock);
+	if (restart_rx)
+		queue_work(g->wq, &g->rx_work);
+}
+
+static void mvg_tx_done(struct virtqueue *vq)
+{
+	struct mvg *g = vq->vdev->priv;
+
+	queue_work(g->wq, &g->tx_work);
+}
+
+/* ---- rx --------------------------------------------------------------- */
+
+/* Post empty buffers until the ring is full; rx_lock held. */
+static void mvg_rx_fill(struct mvg *g)
+{
+	struct virtqueue *vq = g->vqs[MVG_RX];
+	struct scatterlist sg;
+	struct sk_buff *skb;
+
+	while (vq->num_free) {
+		skb = alloc_skb(MVG_RX_BUF, GFP_KERNEL);
+		if (!skb)
+			break;
+		sg_init_one(&sg, skb->data, skb_tailroom(skb));
+		if (virtqueue_add_inbuf(vq, &sg, 1, skb, GFP_KERNEL)) {
+			kfree_skb(skb);
+			break;
+		}
+		g->rx_bufs++;
+	}
+	virtqueue_kick(vq);
+}
+
+static void mvg_rx_work(struct work_struct *work)
+{
+	struct mvg *g = container_of(work, struct mvg, rx_work);
+	struct virtqueue *vq = g->vqs[MVG_RX];
+	struct sk_buff *skb;
+	unsigned int len;
+
+	mutex_lock(&g->rx_lock);
+	if (!g->running)
+		goto out;
+	do {
+		virtqueue_disable_cb(vq);
+		for (;;) {
+			/* too many replies unsent: let tx catch up first */
+			if (atomic_read(&g->replies) >= MVG_MAX_REPLIES)
+				goto refill;
+			skb = virtqueue_get_buf(vq, &len);
+			if (!skb)
+				break;
+			g->rx_bufs--;
+			if (len < MVSOCK_HDR_LEN || len > skb_tailroom(skb)) {
+				MVSOCK_STAT(g->dev, rx_bad, 1);
+				kfree_skb(skb);
+				continue;
+			}
+			skb_put(skb, len);
+			mvsock_rx_pkt(g->dev, skb);
+		}
+	} while (!virtqueue_enable_cb(vq));
+refill:
+	mvg_rx_fill(g);
+out:
+	mutex_unlock(&g->rx_lock);
+}
+
+static void mvg_rx_done(struct virtqueue *vq)
+{
+	struct mvg *g = vq->vdev->priv;
+
+	queue_work(g->wq, &g->rx_work);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void mvg_event_post(struct mvg *g, struct virtio_vsock_event *ev)
+{
+	struct scatterlist sg;
+
+	sg_init_one(&sg, ev, sizeof(*ev));
+	virtqueue_add_inbuf(g->vqs[MVG_EVENT], &sg, 1, ev, GFP_KERNEL);
+}
+
+static u32 mvg_read_cid(struct virtio_device *vdev)
+{
+	u64 cid;
+
+	virtio_cread_le(vdev, struct virtio_vsock_config, guest_cid, &cid);
+	return (u32)cid;
+}
+
+/* TRANSPORT_RESET (e.g. after migration): new CID, this device's sockets reset */
+static void mvg_transport_reset(struct mvg *g)
+{
+	u32 cid = mvg_read_cid(g->vdev);
+	int err = mvsock_dev_set_cid(g->dev, cid);
+
+	if (err)
+		dev_warn(&g->vdev->dev, "mvsock: new CID %u refused (%d)\n",
+			 cid, err);
+}
+
+static void mvg_event_work(struct work_struct *work)
+{
+	struct mvg *g = container_of(work, struct mvg, event_work);
+	struct virtio_vsock_event *ev;
+	unsigned int len;
+
+	mutex_lock(&g->event_lock);
+	if (!g->running)
+		goto out;
+	do {
+		virtqueue_disable_cb(g->vqs[MVG_EVENT]);
+		while ((ev = virtqueue_get_buf(g->vqs[MVG_EVENT], &len))) {
+			if (len == sizeof(*ev) &&
+			    le32_to_cpu(ev->id) ==
+			    VIRTIO_VSOCK_EVENT_TRANSPORT_RESET)
+				mvg_transport_reset(g);
+			mvg_event_post(g, ev);
+		}
+	} while (!virtqueue_enable_cb(g->vqs[MVG_EVENT]));
+	virtqueue_kick(g->vqs[MVG_EVENT]);
+out:
+	mutex_unlock(&g->event_lock);
+}
+
+static void mvg_event_done(struct virtqueue *vq)
+{
+	struct mvg *g = vq->vdev->priv;
+
+	queue_work(g->wq, &g->event_work);
+}
+
+/* ---- probe / remove --------------------------------------------------- */
+
+static const struct mvsock_dev_ops mvg_ops = {
+	.send_pkt = mvg_send_pkt,
+};
+
+static int mvg_find_vqs(struct mvg *g)
+{
+	struct virtqueue_info info[MVG_NVQ] = {
+		[MVG_RX] = { "rx", mvg_rx_done },
+		[MVG_TX] = { "tx", mvg_tx_done },
+		[MVG_EVENT] = { "event", mvg_event_done },
+	};
+
+	return virtio_find_vqs(g->vdev, MVG_NVQ, g->vqs, info, NULL);
+}
+
+static void mvg_set_running(struct mvg *g, bool on)
+{
+	mutex_lock(&g->rx_lock);
+	mutex_lock(&g->tx_lock);
+	mutex_lock(&g->event_lock);
+	g->running = on;
+	mutex_unlock(&g->event_lock);
+	mutex_unlock(&g->tx_lock);
+	mutex_unlock(&g->rx_lock);
+}
+
+static void mvg_start_queues(struct mvg *g)
+{
+	int i;
+
+	mutex_lock(&g->rx_lock);
+	mvg_rx_fill(g);
+	mutex_unlock(&g->rx_lock);
+	mutex_lock(&g->event_lock);
+	for (i = 0; i < MVG_EVENTS; i++)
+		mvg_event_post(g, &g->events[i]);
+	virtqueue_kick(g->vqs[MVG_EVENT]);
+	mutex_unlock(&g->event_lock);
+}
+
+static int mvg_probe(struct virtio_device *vdev)
+{
+	struct mvg *g;
+	u32 prio = MVSOCK_PRIO_NONE;
+	int err;
+
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g)
+		return -ENOMEM;
+	g->vdev = vdev;
+	vdev->priv = g;
+	mutex_init(&g->rx_lock);
+	mutex_init(&g->tx_lock);
+	mutex_init(&g->event_lock);
+	skb_queue_head_init(&g->sendq);
+	INIT_WORK(&g->rx_work, mvg_rx_work);
+	INIT_WORK(&g->tx_work, mvg_tx_work);
+	INIT_WORK(&g->event_work, mvg_event_work);
+	g->wq = alloc_workqueue("mvsock-virtio%d", WQ_UNBOUND | WQ_MEM_RECLAIM,
+				0, vdev->index);
+	if (!g->wq) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = mvg_find_vqs(g);
+	if (err)
+		goto err_wq;
+	if (virtio_has_feature(vdev, MVSOCK_VIRTIO_F_PRIORITY))
+		prio = virtio_cread32(vdev, sizeof(struct virtio_vsock_config));
+	g->dev = mvsock_dev_alloc(dev_name(&vdev->dev), MVSOCK_ROLE_GUEST,
+				  mvg_read_cid(vdev), &mvg_ops, g, THIS_MODULE);
+	if (IS_ERR(g->dev)) {
+		err = PTR_ERR(g->dev);
+		goto err_vqs;
+	}
+	g->dev->priority = prio;
+	g->running = true;
+	virtio_device_ready(vdev);
+	mvg_start_queues(g);
+	err = mvsock_dev_register(g->dev);
+	if (err) {
+		dev_err(&vdev->dev, "mvsock: CID %u already in use (%d)\n",
+			g->dev->cid, err);
+		goto err_reset;
+	}
+	return 0;
+
+err_reset:
+	mvg_set_running(g, false);
+	virtio_reset_device(vdev);
+	mvsock_dev_put(g->dev);
+err_vqs:
+	vdev->config->del_vqs(vdev);
+err_wq:
+	destroy_workqueue(g->wq);
+err_free:
+	kfree(g);
+	return err;
+}
+
+static void mvg_drain(struct mvg *g)
+{
+	struct sk_buff *skb;
+	void *buf;
+
+	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_RX])))
+		kfree_skb(buf);
+	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_TX]))) {
+		mvsock_dev_tx_done(g->dev, 1);
+		kfree_skb(buf);
+	}
+	while (virtqueue_detach_unused_buf(g->vqs[MVG_EVENT]))
+		;
+	while ((skb = skb_dequeue(&g->sendq))) {
+		mvsock_dev_tx_done(g->dev, 1);
+		kfree_skb(skb);
+	}
+}
+
+static void mvg_remove(struct virtio_device *vdev)
+{
+	struct mvg *g = vdev->priv;
+
+	/* stop our workers, then reset this device's sockets only */
+	mvg_set_running(g, false);
+	mvsock_dev_unregister(g->dev);
+	virtio_reset_device(vdev);
+	flush_workqueue(g->wq);
+	mvg_drain(g);
+	vdev->config->del_vqs(vdev);
+	destroy_workqueue(g->wq);
+	mvsock_dev_put(g->dev);
+	kfree(g);
+}
+
+static const struct virtio_device_id mvg_id_table[] = {
+	{ VIRTIO_ID_VSOCK, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static unsigned int mvg_features[] = {
+	VIRTIO_VSOCK_F_SEQPACKET,
+	MVSOCK_VIRTIO_F_PRIORITY,
+};
+
+static struct virtio_driver mvg_driver = {
+	.feature_table = mvg_features,
+	.feature_table_size = ARRAY_SIZE(mvg_features),
+	.driver.name = "mvsock_virtio",
+	.id_table = mvg_id_table,
+	.probe = mvg_probe,
+	.remove = mvg_remove,
+};
+
+module_virtio_driver(mvg_driver);
+MODULE_DEVICE_TABLE(virtio, mvg_id_table);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("mvsock guest driver: every virtio-vsock device of a guest");
