@@ -270,8 +270,13 @@ static int mvsock_connect_wait(struct socket *sock, long timeout)
 	struct sock *sk = sock->sk;
 	int err = 0;
 
+	/*
+	 * Wait while the REQUEST is unanswered. Once a RESPONSE arrived the
+	 * connect succeeded, even if the peer already closed again (state
+	 * CLOSING by now): reads then return the data and EOF.
+	 */
 	add_wait_queue(sk_sleep(sk), &wait);
-	while (sk->sk_state != TCP_ESTABLISHED && !sk->sk_err) {
+	while (sk->sk_state == TCP_SYN_SENT && !sk->sk_err) {
 		if (signal_pending(current)) {
 			err = sock_intr_errno(timeout);
 			goto out;
@@ -284,7 +289,7 @@ static int mvsock_connect_wait(struct socket *sock, long timeout)
 			sock->state = SS_UNCONNECTED;
 			goto out;
 		}
-		sk_wait_event(sk, &timeout, sk->sk_state == TCP_ESTABLISHED ||
+		sk_wait_event(sk, &timeout, sk->sk_state != TCP_SYN_SENT ||
 			      sk->sk_err, &wait);
 	}
 	if (sk->sk_err) {
