@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 #include <linux/sockios.h>
@@ -703,6 +704,46 @@ out:
 	return ok;
 }
 
+/*
+ * A peer that accepts and closes at once: the RESPONSE and the full
+ * SHUTDOWN arrive before the connecting thread runs again. connect()
+ * must still succeed (then read EOF), not time out.
+ */
+static bool t_connect_then_peer_close(void)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = PEER_CID,
+				 .svm_port = 5012 };
+	struct pkt p;
+	int status = -1;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		char c;
+
+		alarm(10);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			_exit(2);
+		_exit(recv(fd, &c, 1, 0) == 0 ? 0 : 3);
+	}
+	if (peer_expect(&p, OP_REQUEST, 2000)) {
+		fail("no REQUEST");
+		goto out;
+	}
+	peer_send(OP_RESPONSE, TYPE_STREAM, 5012, p.h.src_port, 0, 65536, 0,
+		  NULL, 0);
+	peer_send(OP_SHUTDOWN, TYPE_STREAM, 5012, p.h.src_port, 3, 65536, 0,
+		  NULL, 0);
+out:
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fail("child: connect/recv failed (status %#x)", status);
+		return false;
+	}
+	return true;
+}
+
 static uint32_t rnd(void)
 {
 	static uint64_t s = 0x9e3779b97f4a7c15ULL;
@@ -777,7 +818,7 @@ int main(int argc, char **argv)
 	long fuzz = argc > 1 ? atol(argv[1]) : 50000;
 
 	signal(SIGPIPE, SIG_IGN);
-	printf("KTAP version 1\n1..15\n");
+	printf("KTAP version 1\n1..16\n");
 	raw_reset(0);
 	report("rawpeer_request_fields", t_request_fields());
 	report("rawpeer_data_both_ways", t_data_both_ways());
@@ -794,6 +835,7 @@ int main(int argc, char **argv)
 	       t_huge_peer_buffer_bounded());
 	report("rawpeer_seqpacket_boundaries", t_seqpacket_boundaries());
 	report("rawpeer_device_removal_resets", t_device_removal_resets());
+	report("rawpeer_connect_then_peer_close", t_connect_then_peer_close());
 	report("rawpeer_fuzz", t_fuzz(fuzz));
 	return failures ? 1 : 0;
 }
