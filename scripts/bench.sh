@@ -1,0 +1,415 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# mvsock loopback benchmark: our modules against stock vsock_loopback, in
+# one QEMU (TCG) guest. Not a test: misses are reported, the exit status
+# is 0 unless the build or the VM itself failed.
+#
+# Usage: scripts/bench.sh                      (what "make bench" runs)
+#        scripts/bench.sh --in-vm VSOCK_PERF   (inside the guest only)
+#
+# Measured on our mvsock.ko + mvsock_loopback.ko and on stock vsock +
+# vsock_loopback, in BENCH_REPS interleaved rounds (ours, stock, ours,
+# stock, ...: the modules are swapped each time, so slow drifts of the
+# host, e.g. other guests starting, hit both stacks alike); each figure is
+# the median over the rounds:
+#   - stream throughput, upstream vsock_perf (receiver --vsk-size 1M), for
+#     each write/read size in BENCH_SIZES; in round 1 a short calibration
+#     run per size sizes --bytes for ~BENCH_SECS seconds per run; the
+#     receiver's rate is used;
+#   - 1-byte ping-pong round trip (tools/bench/vsock_pingpong): mean, p50,
+#     p99 of each round, BENCH_LAT_SECS per round;
+#   - connect + accept + close cycles per second (tools/bench/vsock_connrate),
+#     BENCH_CONN_SECS per round;
+# and once, the guest's single-core memcpy bandwidth (tools/bench/memcpy_bw).
+#
+# Environment (defaults in brackets):
+#   BENCH_SIZES ["4K 64K 256K 1M"]  BENCH_REPS [3]  BENCH_SECS [2.5]
+#   BENCH_LAT_SECS [2]  BENCH_CONN_SECS [2]  BENCH_STACKS ["ours stock"]
+#   BENCH_SMP [2]  BENCH_VM_TIMEOUT [900]  KVER (see scripts/kver.sh)
+# Output: the table on stdout; a copy of the whole run in
+# build/bench/last-run.txt (with date, kernel and git revision).
+
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+ROOT=$(cd "$HERE/.." && pwd -P)
+OUT=$ROOT/build/bench
+
+: "${BENCH_SIZES:=4K 64K 256K 1M}"
+: "${BENCH_REPS:=3}"
+: "${BENCH_SECS:=2.5}"
+: "${BENCH_LAT_SECS:=2}"
+: "${BENCH_CONN_SECS:=2}"
+: "${BENCH_STACKS:=ours stock}"
+
+# Target per metric key: the ratio (>1 = ours better) to reach, or "info".
+target_for() {
+	case "$1" in
+	stream_4K) echo 1.5 ;;
+	connrate) echo 1.2 ;;
+	pp_p99) echo info ;;
+	*) echo 1.0 ;;
+	esac
+}
+
+###########################################################################
+# Guest side
+###########################################################################
+
+declare -A R=()	# R[stack,key] = value; R[memcpy]
+
+say() { echo "bench: $*"; }
+
+# Value of key=value in a "tool: k=v k=v" line.
+kv() { # line key
+	sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"
+}
+
+wait_listen() { # port
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
+		sleep 0.05
+	done
+	sleep 0.5 # no sock_diag? give the receiver a moment anyway
+}
+
+NEXT_PORT=20000
+PERF_GBPS=
+SHORT_RUNS=0
+
+# One vsock_perf transfer; sets PERF_GBPS (the receiver's rate, Gbit/s).
+run_perf() { # bufsize MiB
+	local b=$1 mib=$2 port=$((NEXT_PORT++)) rpid got want
+	local rlog=$TMPD/rx.$port tlog=$TMPD/tx.$port
+	PERF_GBPS=
+	timeout 300 "$PERF" --port "$port" --buf-size "$b" --vsk-size 1M \
+		>"$rlog" 2>&1 &
+	rpid=$!
+	wait_listen "$port"
+	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "${mib}M" \
+		--buf-size "$b" >"$tlog" 2>&1; then
+		say "  vsock_perf sender failed (port $port, $b x ${mib}M):"
+		sed 's/^/bench:     /' "$tlog"
+		kill "$rpid" 2>/dev/null
+		wait "$rpid" 2>/dev/null
+		return 1
+	fi
+	if ! wait "$rpid"; then
+		say "  vsock_perf receiver failed (port $port, $b x ${mib}M):"
+		sed 's/^/bench:     /' "$rlog"
+		return 1
+	fi
+	got=$(sed -n 's/^total bytes received: \([0-9]*\).*/\1/p' "$rlog")
+	want=$((mib * 1048576))
+	if [ -z "$got" ] || [ "$got" = 0 ]; then
+		say "  vsock_perf receiver got no data (port $port)"
+		return 1
+	fi
+	# vsock_perf's receiver stops at POLLRDHUP and may leave the last few
+	# buffers unread; its rate counts what it did read, so that is fine.
+	[ "$got" = "$want" ] || SHORT_RUNS=$((SHORT_RUNS + 1))
+	PERF_GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$rlog")
+	[ -n "$PERF_GBPS" ]
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+declare -A V=()	# V[stack,key] = the per-round values, space-separated
+declare -A MIB=()	# MIB[stack,size] = MiB per vsock_perf run (calibrated)
+
+add() { V[$1,$2]="${V[$1,$2]:-}${V[$1,$2]:+ }$3"; } # stack key value
+
+# Calibration: 16 MiB, then size the real runs for ~BENCH_SECS seconds.
+calibrate() { # stack size
+	if ! run_perf "$2" 16; then
+		say "$1 stream $2: calibration run failed"
+		return 1
+	fi
+	MIB[$1,$2]=$(awk -v g="$PERF_GBPS" -v s="$BENCH_SECS" 'BEGIN {
+		m = int(g * 1e9 / 8 * s / 1048576 + 0.5)
+		if (m < 16) m = 16; if (m > 16384) m = 16384; print m }')
+}
+
+measure_round() { # stack round
+	local st=$1 b line f t0=$SECONDS summary=
+	local p1=$((NEXT_PORT++)) p2=$((NEXT_PORT++))
+	for b in $BENCH_SIZES; do
+		[ -n "${MIB[$st,$b]:-}" ] || calibrate "$st" "$b" || continue
+		if run_perf "$b" "${MIB[$st,$b]}"; then
+			add "$st" "stream_$b" "$PERF_GBPS"
+			summary+=" $b=$PERF_GBPS"
+		else
+			summary+=" $b=fail"
+		fi
+	done
+	if line=$(timeout 120 "$BIN/vsock_pingpong" --port "$p1" --time "$BENCH_LAT_SECS"); then
+		add "$st" pp_mean "$(kv "$line" mean_us)"
+		add "$st" pp_p50 "$(kv "$line" p50_us)"
+		add "$st" pp_p99 "$(kv "$line" p99_us)"
+		summary+=" rtt_p50=$(kv "$line" p50_us)us"
+	else
+		say "$st ping-pong failed"
+	fi
+	if line=$(timeout 120 "$BIN/vsock_connrate" --port "$p2" --time "$BENCH_CONN_SECS"); then
+		add "$st" connrate "$(kv "$line" conn_per_s)"
+		add "$st" connok "$(kv "$line" ok_per_s)"
+		f=$(kv "$line" failures)
+		R[$st,connfail]=$((${R[$st,connfail]:-0} + ${f:-0}))
+		summary+=" conn/s=$(kv "$line" conn_per_s)"
+	else
+		say "$st connection rate failed"
+	fi
+	say "round $2 $st (Gbit/s):$summary ($((SECONDS - t0)) s)"
+}
+
+# rmmod, retried for a few seconds (closing sockets may hold the module).
+rmmod_retry() { # module
+	local i
+	grep -q "^$1 " /proc/modules || return 0
+	for ((i = 0; i < 50; i++)); do
+		rmmod "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	rmmod "$1" # once more, with the error message
+}
+
+load_ours() {
+	insmod "$ROOT/kernel/mvsock.ko" && insmod "$ROOT/kernel/mvsock_loopback.ko"
+}
+
+unload_ours() {
+	rmmod_retry mvsock_loopback && rmmod_retry mvsock
+}
+
+load_stock() {
+	modprobe vsock_loopback || return 1
+	modprobe vsock_diag 2>/dev/null ||
+		say "(vsock_diag unavailable: ss cannot see stock sockets)"
+	return 0
+}
+
+unload_stock() {
+	local m
+	for m in vsock_diag vsock_loopback vmw_vsock_virtio_transport_common vsock; do
+		rmmod_retry "$m" || return 1
+	done
+}
+
+# One table row. kind: thr (ratio ours/stock) or lat (stock/ours).
+row() { # label key kind
+	local label=$1 key=$2 kind=$3 tgt
+	tgt=$(target_for "$key")
+	awk -v l="$label" -v o="${R[ours,$key]:-}" -v s="${R[stock,$key]:-}" \
+		-v k="$kind" -v t="$tgt" 'BEGIN {
+		r = "n/a"; v = (t == "info") ? "(info)" : "n/a"
+		if (o != "" && s != "" && o > 0 && s > 0) {
+			x = (k == "lat") ? s / o : o / s
+			r = sprintf("%.2fx", x)
+			if (t != "info") v = (x >= t) ? "PASS" : "MISS"
+		}
+		tt = (t == "info") ? "-" : sprintf(">= %.1fx", t)
+		if (o == "") o = "n/a"; if (s == "") s = "n/a"
+		printf "| %-28s | %9s | %9s | %7s | %7s | %-6s |\n", l, o, s, r, tt, v
+	}'
+}
+
+print_table() {
+	local b st best=0 bestb=
+	echo
+	echo "== mvsock loopback benchmark: ours (mvsock) vs stock (vsock_loopback)"
+	echo "   guest: $(uname -r), $(nproc) vCPUs (QEMU TCG), $(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
+	echo "   ratio > 1 always means ours is better: ours/stock for throughput and"
+	echo "   rates, stock/ours (speed-up) for latencies (lower latency is better)."
+	echo
+	printf '| %-28s | %9s | %9s | %7s | %7s | %-6s |\n' metric ours stock ratio target result
+	echo '|------------------------------|----------:|----------:|--------:|--------:|--------|'
+	for b in $BENCH_SIZES; do
+		row "stream, $b writes (Gbit/s)" "stream_$b" thr
+	done
+	row "ping-pong RTT mean (us)" pp_mean lat
+	row "ping-pong RTT p50 (us)" pp_p50 lat
+	row "ping-pong RTT p99 (us)" pp_p99 lat
+	row "connections/s" connrate thr
+	echo
+	for st in ours stock; do
+		[ "${R[$st,connfail]:-0}" = 0 ] ||
+			echo "note: $st: ${R[$st,connfail]} connect cycles failed in the connection-rate runs;" \
+				"not counting the time lost in them: ${R[$st,connok]:-?} conn/s (median)"
+	done
+	[ "$SHORT_RUNS" = 0 ] ||
+		echo "note: $SHORT_RUNS vsock_perf runs read less than was sent (the receiver stops at POLLRDHUP; rates count what was read)"
+	for b in $BENCH_SIZES; do
+		awk -v x="${R[ours,stream_$b]:-0}" -v y="$best" 'BEGIN { exit !(x > y) }' &&
+			{ best=${R[ours,stream_$b]}; bestb=$b; }
+	done
+	if [ -n "${R[memcpy]:-}" ]; then
+		awk -v m="${R[memcpy]}" -v g="$best" -v b="$bestb" 'BEGIN {
+			printf "VM single-core memcpy bandwidth: %.3f GB/s (best copy of 128 MiB).\n", m
+			printf "A loopback byte is copied twice (sender -> kernel -> receiver), so half\n"
+			printf "of that, %.3f GB/s, is a rough ceiling for one stream.\n", m / 2
+			if (g > 0)
+				printf "Our best stream: %.3f Gbit/s = %.3f GB/s (%s writes) = %.0f%% of that ceiling.\n",
+					g, g / 8, b, 100 * (g / 8) / (m / 2)
+		}'
+	fi
+}
+
+guest_main() {
+	local st line t0=$SECONDS
+	PERF=$1
+	BIN=$OUT
+	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench: --in-vm is for the guest only" >&2; exit 2; }
+	[ -x "$PERF" ] || { echo "bench: $PERF is missing" >&2; exit 1; }
+	TMPD=$(mktemp -d)
+	echo "mvsock-bench: start" >/dev/kmsg 2>/dev/null
+
+	say "$BENCH_REPS rounds of: $BENCH_STACKS; sizes $BENCH_SIZES, ~${BENCH_SECS}s per run" \
+		"(calibrated in round 1); ping-pong ${BENCH_LAT_SECS}s; connect rate ${BENCH_CONN_SECS}s"
+	if line=$(timeout 120 "$BIN/memcpy_bw" --size 128 --time 2); then
+		R[memcpy]=$(kv "$line" best_gbps)
+		say "$line"
+	fi
+
+	local round key skip=" "
+	for ((round = 1; round <= BENCH_REPS; round++)); do
+		for st in $BENCH_STACKS; do
+			[[ $skip == *" $st "* ]] && continue
+			case "$st" in
+			ours)
+				if ! load_ours; then
+					say "ERROR: cannot load mvsock (see dmesg)"
+					skip+="ours "
+					continue
+				fi
+				measure_round ours "$round"
+				if ! unload_ours; then
+					say "ERROR: cannot unload mvsock; stopping here"
+					break 2
+				fi
+				;;
+			stock)
+				if ! load_stock; then
+					say "ERROR: cannot load stock vsock_loopback"
+					skip+="stock "
+					continue
+				fi
+				measure_round stock "$round"
+				if ! unload_stock; then
+					say "ERROR: cannot unload stock vsock_loopback; stopping here"
+					break 2
+				fi
+				;;
+			*) say "unknown stack '$st'"; skip+="$st " ;;
+			esac
+		done
+	done
+
+	# Medians over the rounds.
+	echo
+	for key in $(printf '%s\n' "${!V[@]}" | sort -t, -k2,2 -k1,1); do
+		# shellcheck disable=SC2086 # one argument per round
+		R[$key]=$(median ${V[$key]})
+		say "$(printf '%-24s %s -> median %s' "${key/,/ }:" "${V[$key]}" "${R[$key]}")"
+	done
+
+	print_table
+	echo
+	say "guest time $((SECONDS - t0)) s"
+	line=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null |
+		sed -n '/mvsock-bench: start/,$p' |
+		grep -Ev 'mvsock-bench: start|out-of-tree module|module verification failed')
+	if [ -n "$line" ]; then
+		say "kernel warnings/errors logged during the bench:"
+		while IFS= read -r l; do say "  $l"; done <<<"$line"
+	fi
+	rm -rf "$TMPD"
+	return 0
+}
+
+###########################################################################
+# Host side
+###########################################################################
+
+host_main() {
+	local kver perf rc log start others sampler
+	start=$(date +%s)
+	cd "$ROOT" || exit 1
+	kver=$("$ROOT/scripts/kver.sh") || exit 1
+	export KVER=$kver
+	mkdir -p "$OUT"
+
+	echo "bench: building kernel modules ($kver)"
+	if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" modules >"$OUT/kbuild.log" 2>&1; then
+		tail -n 30 "$OUT/kbuild.log"
+		echo "bench: module build failed (log: $OUT/kbuild.log)" >&2
+		exit 1
+	fi
+	echo "bench: building tools/bench"
+	make -s -C "$ROOT/tools/bench" OUT="$OUT" || exit 1
+	if [ -x "$ROOT/build/upstream/vsock_perf" ]; then
+		perf=build/upstream/vsock_perf
+	else
+		echo "bench: build/upstream/vsock_perf missing: building vsock_perf into build/bench/"
+		make -s -C "$ROOT/tools/bench" OUT="$OUT" vsock_perf || exit 1
+		perf=build/bench/vsock_perf
+	fi
+
+	log=$OUT/last-run.txt
+	echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $kver," \
+		"git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
+		"vsock_perf: $perf" | tee "$log"
+	# TCG guests are CPU-bound: anything else running skews the figures.
+	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
+	echo "bench: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+		"${others:-0} other QEMU guest(s) running" | tee -a "$log"
+	[ "${others:-0}" = 0 ] ||
+		echo "bench: warning: other guests compete for the host CPUs; expect noisy figures" | tee -a "$log"
+	echo "bench: booting the VM (the whole run takes a few minutes)"
+
+	# VM_ENV cannot carry spaces: lists travel with '_' instead.
+	export VM_ENV="BENCH_SIZES=${BENCH_SIZES// /_} BENCH_STACKS=${BENCH_STACKS// /_}
+		BENCH_REPS=$BENCH_REPS BENCH_SECS=$BENCH_SECS
+		BENCH_LAT_SECS=$BENCH_LAT_SECS BENCH_CONN_SECS=$BENCH_CONN_SECS"
+	# Sample the host every 5 s: how many other guests ran meanwhile.
+	(
+		while sleep 5; do
+			echo "$(($(pgrep -c -f '^qemu-system' || true) - 1))"
+		done >"$OUT/host-samples.txt"
+	) &
+	sampler=$!
+	"$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
+		--timeout "${BENCH_VM_TIMEOUT:-900}" -- \
+		scripts/bench.sh --in-vm "$perf" 2>&1 |
+		grep --line-buffered -v 'fw_cfg name=etc/sercon-port' | tee -a "$log"
+	rc=${PIPESTATUS[0]}
+	kill "$sampler" 2>/dev/null
+	wait "$sampler" 2>/dev/null
+	awk '$1 > 0 { busy++ } $1 > max { max = $1 } END {
+		if (NR) printf "bench: host during the run: other QEMU guests running in %d%% of %d samples (max %d)%s\n",
+			100 * busy / NR, NR, max, busy ? "; figures are noisy" : ""
+	}' "$OUT/host-samples.txt" | tee -a "$log"
+	echo "bench: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
+	if [ "$rc" != 0 ]; then
+		echo "bench: the VM run failed (status $rc); guest kernel log: build/vm/last-dmesg.txt" >&2
+		exit "$rc"
+	fi
+	exit 0
+}
+
+if [ "${1:-}" = --in-vm ]; then
+	[ $# -eq 2 ] || { echo "usage: $0 --in-vm VSOCK_PERF" >&2; exit 2; }
+	BENCH_SIZES=${BENCH_SIZES//_/ }
+	BENCH_STACKS=${BENCH_STACKS//_/ }
+	guest_main "$2"
+	exit $?
+fi
+if [ $# -ne 0 ]; then
+	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+fi
+host_main
