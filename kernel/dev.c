@@ -70,6 +70,7 @@ struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
 	dev->role = role;
 	dev->cid = cid;
 	dev->priority = MVSOCK_PRIO_NONE;
+	dev->seqpacket = true;
 	dev->ops = ops;
 	dev->priv = priv;
 	dev->owner = owner;

@@ -28,6 +28,33 @@ void mvsock_set_state(struct sock *sk, int state)
 }
 
 /*
+ * Wake waiters on @sk. While the receive path holds the socket spinlock
+ * (wake_defer) the wakeups are collected and done after the unlock, so a
+ * woken task does not spin on the lock we still hold.
+ */
+static void mvsock_do_wake(struct sock *sk, u8 what)
+{
+	if (what & MVSOCK_WAKE_STATE)
+		sk->sk_state_change(sk);
+	if (what & MVSOCK_WAKE_DATA)
+		sk->sk_data_ready(sk);
+	if (what & MVSOCK_WAKE_SPACE)
+		sk->sk_write_space(sk);
+	if (what & MVSOCK_WAKE_ERROR)
+		sk_error_report(sk);
+}
+
+static void mvsock_wake(struct sock *sk, u8 what)
+{
+	struct mvsock_sock *vsk = mvsock_sk(sk);
+
+	if (vsk->wake_defer)
+		vsk->wake_pending |= what;
+	else
+		mvsock_do_wake(sk, what);
+}
+
+/*
  * Bytes the peer can still take: its buffer minus what is in flight. Like
  * stock, the window is also bounded by our own buffer size.
  */
@@ -383,13 +410,33 @@ static struct sk_buff *mvsock_build_data(struct mvsock_sock *vsk,
 		skb_zcopy_set(skb, uarg, NULL);
 		return skb;
 	}
-	skb = mvsock_alloc_hdr_skb(*chunk, GFP_KERNEL);
-	if (!skb) {
-		*err = -ENOMEM;
-		return NULL;
+	/*
+	 * Small payloads go in the linear part; big ones in page frags, so a
+	 * 64 KiB packet costs 16 pages rather than a 128 KiB allocation.
+	 */
+	if (*chunk <= MVSOCK_LINEAR_MAX) {
+		skb = mvsock_alloc_hdr_skb(*chunk, GFP_KERNEL);
+		if (!skb) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		if (copy_from_iter(skb_put(skb, *chunk), *chunk,
+				   &msg->msg_iter) != *chunk) {
+			kfree_skb(skb);
+			*err = -EFAULT;
+			return NULL;
+		}
+		return skb;
 	}
-	if (copy_from_iter(skb_put(skb, *chunk), *chunk, &msg->msg_iter) !=
-	    *chunk) {
+	skb = alloc_skb_with_frags(MVSOCK_HDR_LEN, *chunk,
+				   PAGE_ALLOC_COSTLY_ORDER, err, GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	skb_put(skb, MVSOCK_HDR_LEN);
+	skb->data_len = *chunk;
+	skb->len += *chunk;
+	if (skb_copy_datagram_from_iter(skb, MVSOCK_HDR_LEN, &msg->msg_iter,
+					*chunk)) {
 		kfree_skb(skb);
 		*err = -EFAULT;
 		return NULL;
@@ -772,9 +819,9 @@ void mvsock_reset_local(struct sock *sk, int err)
 			sk->sk_socket->state = SS_UNCONNECTED;
 	}
 	mvsock_finish_close(sk);
-	sk->sk_state_change(sk);
+	mvsock_wake(sk, MVSOCK_WAKE_STATE);
 	if (sk->sk_err)
-		sk_error_report(sk);
+		mvsock_wake(sk, MVSOCK_WAKE_ERROR);
 }
 
 /*
@@ -826,7 +873,7 @@ static void mvsock_update_peer_credit(struct mvsock_sock *vsk,
 	vsk->peer_fwd_cnt = cb->fwd_cnt;
 	if (mvsock_peer_credit(vsk) > before) {
 		vsk->credit_requested = false;
-		sk->sk_write_space(sk);
+		mvsock_wake(sk, MVSOCK_WAKE_SPACE);
 	}
 }
 
@@ -886,7 +933,7 @@ static void mvsock_rx_listen(struct sock *sk, struct mvsock_dev *dev,
 		return;
 	}
 	mvsock_send_ctl(mvsock_sk(child), VIRTIO_VSOCK_OP_RESPONSE, 0);
-	sk->sk_data_ready(sk);
+	mvsock_wake(sk, MVSOCK_WAKE_DATA);
 }
 
 static void mvsock_rx_syn_sent(struct sock *sk, struct mvsock_dev *dev,
@@ -901,7 +948,7 @@ static void mvsock_rx_syn_sent(struct sock *sk, struct mvsock_dev *dev,
 		mvsock_set_state(sk, TCP_ESTABLISHED);
 		if (sk->sk_socket)
 			sk->sk_socket->state = SS_CONNECTED;
-		sk->sk_state_change(sk);
+		mvsock_wake(sk, MVSOCK_WAKE_STATE);
 		break;
 	case VIRTIO_VSOCK_OP_RST:
 		mvsock_remove_connected(vsk);
@@ -909,7 +956,7 @@ static void mvsock_rx_syn_sent(struct sock *sk, struct mvsock_dev *dev,
 		if (sk->sk_socket)
 			sk->sk_socket->state = SS_UNCONNECTED;
 		sk->sk_err = ECONNRESET;
-		sk_error_report(sk);
+		mvsock_wake(sk, MVSOCK_WAKE_ERROR);
 		break;
 	default:
 		/* anything else while connecting is a protocol error */
@@ -934,7 +981,7 @@ static void mvsock_peer_done(struct sock *sk, bool send_rst)
 	mvsock_remove_connected(vsk);
 	if (sock_flag(sk, SOCK_DEAD) || vsk->close_pending)
 		mvsock_finish_close(sk);
-	sk->sk_state_change(sk);
+	mvsock_wake(sk, MVSOCK_WAKE_STATE);
 }
 
 static void mvsock_rx_shutdown(struct sock *sk, struct mvsock_cb *cb)
@@ -949,9 +996,9 @@ static void mvsock_rx_shutdown(struct sock *sk, struct mvsock_cb *cb)
 		mvsock_peer_done(sk, true);
 		return;
 	}
-	sk->sk_state_change(sk);
+	mvsock_wake(sk, MVSOCK_WAKE_STATE);
 	if (vsk->peer_shutdown & RCV_SHUTDOWN)
-		sk->sk_write_space(sk);
+		mvsock_wake(sk, MVSOCK_WAKE_SPACE);
 }
 
 static void mvsock_rx_connected(struct sock *sk, struct mvsock_dev *dev,
@@ -981,7 +1028,7 @@ static void mvsock_rx_connected(struct sock *sk, struct mvsock_dev *dev,
 			break;
 		}
 		*consumed = true;
-		sk->sk_data_ready(sk);
+		mvsock_wake(sk, MVSOCK_WAKE_DATA);
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		break;
@@ -1092,6 +1139,7 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	struct mvsock_cb *cb = mvsock_cb(skb);
 	bool consumed = false;
 	struct sock *sk;
+	u8 wake = 0;
 
 	if (READ_ONCE(dev->dead) || !mvsock_parse(dev, skb)) {
 		MVSOCK_STAT(dev, rx_bad, 1);
@@ -1103,8 +1151,10 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	MVSOCK_STAT(dev, rx_bytes, cb->len);
 	skb_pull(skb, MVSOCK_HDR_LEN);
 
-	if (cb->type != VIRTIO_VSOCK_TYPE_STREAM &&
-	    cb->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
+	if ((cb->type != VIRTIO_VSOCK_TYPE_STREAM &&
+	     cb->type != VIRTIO_VSOCK_TYPE_SEQPACKET) ||
+	    (cb->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
+	     !READ_ONCE(dev->seqpacket))) {
 		mvsock_send_rst_reply(dev, skb);
 		goto out;
 	}
@@ -1128,7 +1178,11 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	local_bh_disable();
 	bh_lock_sock(sk);
 	if (!sock_owned_by_user(sk)) {
+		mvsock_sk(sk)->wake_defer = true;
 		consumed = mvsock_rx_locked(sk, skb);
+		mvsock_sk(sk)->wake_defer = false;
+		wake = mvsock_sk(sk)->wake_pending;
+		mvsock_sk(sk)->wake_pending = 0;
 	} else {
 		mvsock_dev_get(dev);
 		if (sk_add_backlog(sk, skb, mvsock_rx_mem_limit(mvsock_sk(sk)))) {
@@ -1140,6 +1194,8 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	}
 	bh_unlock_sock(sk);
 	local_bh_enable();
+	if (wake)
+		mvsock_do_wake(sk, wake);
 	sock_put(sk);
 out:
 	if (!consumed)

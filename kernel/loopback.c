@@ -20,9 +20,9 @@ struct mvsock_lo {
 
 static struct mvsock_lo mvsock_lo;
 
-static bool unbound = true;
+static bool unbound;
 module_param(unbound, bool, 0444);
-MODULE_PARM_DESC(unbound, "deliver from an unbound workqueue (default on)");
+MODULE_PARM_DESC(unbound, "deliver from an unbound workqueue (default off: per-CPU)");
 
 static bool direct_delivery = true;
 module_param(direct_delivery, bool, 0444);

@@ -42,6 +42,8 @@
  * per-byte overhead of a peer that sends many tiny packets.
  */
 #define MVSOCK_MERGE_LEN	256
+/* Payloads up to this size are sent in the skb's linear part. */
+#define MVSOCK_LINEAR_MAX	(2048 - MVSOCK_HDR_LEN)
 
 #define MVSOCK_PRIO_NONE	U32_MAX
 
@@ -101,6 +103,7 @@ struct mvsock_dev {
 	u32 cid;
 	bool is_default;
 	bool dead;
+	bool seqpacket;		/* peer negotiated SEQPACKET (virtio bit 1) */
 	u32 priority;
 	atomic_t queued;
 	const struct mvsock_dev_ops *ops;
@@ -156,6 +159,9 @@ struct mvsock_sock {
 
 	bool rst_sent;
 	bool close_pending;
+	/* receive path under the socket spinlock: wakeups wait for unlock */
+	bool wake_defer;
+	u8 wake_pending;
 	/* MVSOCK_F_* bits, atomic: may be set without the socket lock */
 	unsigned long flags;
 	struct delayed_work close_work;
@@ -171,6 +177,11 @@ static inline struct sock *mvsock_to_sk(struct mvsock_sock *vsk)
 {
 	return &vsk->sk;
 }
+
+#define MVSOCK_WAKE_STATE	BIT(0)
+#define MVSOCK_WAKE_DATA	BIT(1)
+#define MVSOCK_WAKE_SPACE	BIT(2)
+#define MVSOCK_WAKE_ERROR	BIT(3)
 
 #define MVSOCK_F_REAPED	0	/* unhashed for a reused 4-tuple: stay quiet */
 

@@ -228,6 +228,11 @@ static int mvsock_connect_start(struct mvsock_sock *vsk,
 	err = mvsock_route(vsk, remote->svm_cid, &dev);
 	if (err)
 		return err;
+	/* a virtio peer that did not negotiate SEQPACKET cannot take one */
+	if (sk->sk_type == SOCK_SEQPACKET && !READ_ONCE(dev->seqpacket)) {
+		err = -ESOCKTNOSUPPORT;
+		goto err_put;
+	}
 	err = mvsock_autobind(vsk);
 	if (err)
 		goto err_put;
@@ -467,10 +472,11 @@ static bool mvsock_readable(struct mvsock_sock *vsk)
 {
 	struct sock *sk = &vsk->sk;
 
+	u32 rx = READ_ONCE(vsk->rx_bytes);
+
 	if (sk->sk_type == SOCK_SEQPACKET)
-		return vsk->msg_count > 0;
-	return vsk->rx_bytes &&
-	       vsk->rx_bytes >= (u32)sock_rcvlowat(sk, 0, INT_MAX);
+		return READ_ONCE(vsk->msg_count) > 0;
+	return rx && rx >= (u32)sock_rcvlowat(sk, 0, INT_MAX);
 }
 
 static __poll_t mvsock_poll(struct file *file, struct socket *sock,
@@ -480,23 +486,32 @@ static __poll_t mvsock_poll(struct file *file, struct socket *sock,
 	struct mvsock_sock *vsk = mvsock_sk(sk);
 	__poll_t mask = 0;
 
+	int state;
+	u8 shut;
+
+	/*
+	 * Lockless, like tcp_poll(): the receive path runs under the socket
+	 * spinlock and wakes sk_sleep() after every change, so a racy read
+	 * here is followed by a wakeup and a fresh poll.
+	 */
 	poll_wait(file, sk_sleep(sk), wait);
-	if (sk->sk_err || !skb_queue_empty_lockless(&sk->sk_error_queue))
+	state = READ_ONCE(sk->sk_state);
+	shut = READ_ONCE(sk->sk_shutdown);
+	if (READ_ONCE(sk->sk_err) ||
+	    !skb_queue_empty_lockless(&sk->sk_error_queue))
 		mask |= EPOLLERR;
-	lock_sock(sk);
-	if (sk->sk_state == TCP_LISTEN && !list_empty(&vsk->accept_q))
+	if (state == TCP_LISTEN && !list_empty_careful(&vsk->accept_q))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (sk->sk_state != TCP_LISTEN && !(sk->sk_shutdown & RCV_SHUTDOWN) &&
+	if (state != TCP_LISTEN && !(shut & RCV_SHUTDOWN) &&
 	    mvsock_readable(vsk))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	mask |= mvsock_poll_shutdown(sk, vsk->peer_shutdown);
-	if (sk->sk_state == TCP_ESTABLISHED &&
-	    !(sk->sk_shutdown & SEND_SHUTDOWN) && mvsock_tx_room(vsk))
+	mask |= mvsock_poll_shutdown(sk, READ_ONCE(vsk->peer_shutdown));
+	if (state == TCP_ESTABLISHED && !(shut & SEND_SHUTDOWN) &&
+	    mvsock_tx_room(vsk))
 		mask |= EPOLLOUT | EPOLLWRNORM;
-	if ((sk->sk_state == TCP_CLOSE || sk->sk_state == TCP_CLOSING) &&
-	    !(sk->sk_shutdown & SEND_SHUTDOWN))
+	if ((state == TCP_CLOSE || state == TCP_CLOSING) &&
+	    !(shut & SEND_SHUTDOWN))
 		mask |= EPOLLOUT | EPOLLWRNORM;
-	release_sock(sk);
 	return mask;
 }
 

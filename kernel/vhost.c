@@ -48,6 +48,7 @@ struct mvh {
 	 */
 	struct mvsock_dev *dev;
 	u32 guest_cid;		/* guarded by vdev.mutex */
+	bool seqpacket;		/* guest acked SEQPACKET; vdev.mutex */
 	/* packets for the guest; sendq.lock guards the queue */
 	struct sk_buff_head sendq;
 	struct vhost_work send_work;
@@ -403,6 +404,7 @@ static int mvh_set_cid(struct mvh *h, u64 cid)
 		return PTR_ERR(dev);
 	}
 	snprintf(dev->name, sizeof(dev->name), "vhost-%u", (u32)cid);
+	dev->seqpacket = h->seqpacket;
 	err = mvsock_dev_register(dev);
 	if (err) {
 		mutex_unlock(&h->vdev.mutex);
@@ -475,6 +477,11 @@ static int mvh_set_features(struct mvh *h, u64 features)
 		mutex_lock(&h->vqs[i].mutex);
 		h->vqs[i].acked_features = features;
 		mutex_unlock(&h->vqs[i].mutex);
+	}
+	if (!err) {
+		h->seqpacket = features & (1ULL << VIRTIO_VSOCK_F_SEQPACKET);
+		if (h->dev)
+			WRITE_ONCE(h->dev->seqpacket, h->seqpacket);
 	}
 	mutex_unlock(&h->vdev.mutex);
 	return err;

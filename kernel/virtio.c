@@ -351,6 +351,7 @@ static int mvg_probe(struct virtio_device *vdev)
 		goto err_vqs;
 	}
 	g->dev->priority = prio;
+	g->dev->seqpacket = virtio_has_feature(vdev, VIRTIO_VSOCK_F_SEQPACKET);
 	g->running = true;
 	virtio_device_ready(vdev);
 	mvg_start_queues(g);
