@@ -1134,49 +1134,75 @@ static bool mvsock_rx_locked(struct sock *sk, struct sk_buff *skb)
  * softirq context (not hardirq). The skb holds the header at skb->data;
  * the core owns it from here.
  */
-void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
+static struct sock *mvsock_rx_lookup(struct mvsock_cb *cb)
+{
+	struct sock *sk;
+
+	sk = mvsock_lookup_connected(cb->src_cid, cb->src_port,
+				     cb->dst_cid, cb->dst_port);
+	if (sk)
+		return sk;
+	sk = mvsock_lookup_bound(cb->dst_cid, cb->dst_port);
+	if (sk && sk->sk_state != TCP_LISTEN) {
+		sock_put(sk);
+		sk = NULL;
+	}
+	return sk;
+}
+
+static bool mvsock_rx_type_ok(struct mvsock_dev *dev, struct mvsock_cb *cb)
+{
+	if (cb->type == VIRTIO_VSOCK_TYPE_STREAM)
+		return true;
+	return cb->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
+	       READ_ONCE(dev->seqpacket);
+}
+
+/*
+ * Receive one packet. With @try (a transport calling from the receive
+ * path of another socket, BHs off) we only trylock the destination socket
+ * and return false, leaving @skb untouched, when that fails: the caller
+ * then queues it. Otherwise the packet is always taken.
+ */
+static bool mvsock_rx(struct mvsock_dev *dev, struct sk_buff *skb, bool try)
 {
 	struct mvsock_cb *cb = mvsock_cb(skb);
 	bool consumed = false;
-	struct sock *sk;
+	struct sock *sk = NULL;
 	u8 wake = 0;
 
 	if (READ_ONCE(dev->dead) || !mvsock_parse(dev, skb)) {
 		MVSOCK_STAT(dev, rx_bad, 1);
 		kfree_skb(skb);
-		return;
+		return true;
+	}
+	if (mvsock_rx_type_ok(dev, cb))
+		sk = mvsock_rx_lookup(cb);
+	local_bh_disable();
+	if (sk) {
+		if (try && !spin_trylock(&sk->sk_lock.slock)) {
+			local_bh_enable();
+			sock_put(sk);
+			return false;
+		}
+		if (!try)
+			bh_lock_sock(sk);
 	}
 	trace_mvsock_pkt_rx(dev, skb);
 	MVSOCK_STAT(dev, rx_pkts, 1);
 	MVSOCK_STAT(dev, rx_bytes, cb->len);
 	skb_pull(skb, MVSOCK_HDR_LEN);
-
-	if ((cb->type != VIRTIO_VSOCK_TYPE_STREAM &&
-	     cb->type != VIRTIO_VSOCK_TYPE_SEQPACKET) ||
-	    (cb->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
-	     !READ_ONCE(dev->seqpacket))) {
-		mvsock_send_rst_reply(dev, skb);
-		goto out;
-	}
-	sk = mvsock_lookup_connected(cb->src_cid, cb->src_port,
-				     cb->dst_cid, cb->dst_port);
 	if (!sk) {
-		sk = mvsock_lookup_bound(cb->dst_cid, cb->dst_port);
-		if (sk && sk->sk_state != TCP_LISTEN) {
-			sock_put(sk);
-			sk = NULL;
-		}
-	}
-	if (!sk) {
+		/* no socket, or a type we do not (or may not) speak */
 		mvsock_send_rst_reply(dev, skb);
-		goto out;
+		local_bh_enable();
+		consume_skb(skb);
+		return true;
 	}
 	/*
 	 * Like TCP: process now under the socket spinlock, or leave the
 	 * packet on the socket backlog for its owner's release_sock().
 	 */
-	local_bh_disable();
-	bh_lock_sock(sk);
 	if (!sock_owned_by_user(sk)) {
 		mvsock_sk(sk)->wake_defer = true;
 		consumed = mvsock_rx_locked(sk, skb);
@@ -1197,11 +1223,27 @@ void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	if (wake)
 		mvsock_do_wake(sk, wake);
 	sock_put(sk);
-out:
 	if (!consumed)
 		consume_skb(skb);
+	return true;
+}
+
+void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	mvsock_rx(dev, skb, false);
 }
 EXPORT_SYMBOL_GPL(mvsock_rx_pkt);
+
+/*
+ * For transports that deliver synchronously (loopback): a packet sent
+ * from the receive path of another socket. Returns false, skb untouched,
+ * when the destination socket's spinlock is busy.
+ */
+bool mvsock_rx_pkt_try(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	return mvsock_rx(dev, skb, true);
+}
+EXPORT_SYMBOL_GPL(mvsock_rx_pkt_try);
 
 /* proto->backlog_rcv: the owner runs what arrived while it held the lock */
 int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb)

@@ -29,33 +29,54 @@ module_param(direct_delivery, bool, 0444);
 MODULE_PARM_DESC(direct_delivery,
 		 "hand packets sent from process context straight to the receiver (default on)");
 
+/* nesting of synchronous deliveries from receive paths, per CPU */
+static DEFINE_PER_CPU(int, mvsock_lo_depth);
+#define MVSOCK_LO_MAX_DEPTH 2
+
 /*
- * A packet sent from process context (a syscall, a timer work) is handed
- * to the receiving socket right away, unless earlier packets are still
- * queued: that keeps every connection's packets in order. Packets sent
- * from the receive path itself (softirq-safe context, a socket spinlock
- * held) always go through the worker, so delivery never recurses.
+ * Deliver synchronously when nothing is queued ahead (that keeps every
+ * connection's packets in order). From process context the receiver is
+ * simply called. From a receive path (BHs off, another socket's spinlock
+ * held) we only trylock the destination and nest at most twice, so
+ * delivery can neither deadlock nor recurse deeply; otherwise the packet
+ * goes through the worker.
  */
+static bool mvsock_lo_deliver(struct mvsock_lo *lo, struct sk_buff *skb)
+{
+	bool done;
+
+	if (!in_softirq() && !in_hardirq() && !irqs_disabled()) {
+		mvsock_dev_tx_done(lo->dev, 1);
+		mvsock_rx_pkt(lo->dev, skb);
+		return true;
+	}
+	if (in_hardirq() || irqs_disabled() ||
+	    this_cpu_read(mvsock_lo_depth) >= MVSOCK_LO_MAX_DEPTH)
+		return false;
+	this_cpu_inc(mvsock_lo_depth);
+	done = mvsock_rx_pkt_try(lo->dev, skb);
+	this_cpu_dec(mvsock_lo_depth);
+	if (done)
+		mvsock_dev_tx_done(lo->dev, 1);
+	return done;
+}
+
 static int mvsock_lo_send(struct mvsock_dev *dev, struct sk_buff *skb)
 {
 	struct mvsock_lo *lo = dev->priv;
 	int len = skb->len;
-	bool direct = false;
+	bool ordered;
 
 	spin_lock_bh(&lo->q.lock);
-	if (direct_delivery && !in_softirq() && !in_hardirq() &&
-	    !irqs_disabled() && skb_queue_empty(&lo->q) && !lo->draining)
-		direct = true;
-	else
-		__skb_queue_tail(&lo->q, skb);
+	ordered = direct_delivery && skb_queue_empty(&lo->q) && !lo->draining;
 	spin_unlock_bh(&lo->q.lock);
+	if (ordered && mvsock_lo_deliver(lo, skb))
+		return len;
 
-	if (direct) {
-		mvsock_dev_tx_done(dev, 1);
-		mvsock_rx_pkt(dev, skb);
-	} else {
-		queue_work(lo->wq, &lo->work);
-	}
+	spin_lock_bh(&lo->q.lock);
+	__skb_queue_tail(&lo->q, skb);
+	spin_unlock_bh(&lo->q.lock);
+	queue_work(lo->wq, &lo->work);
 	return len;
 }
 

@@ -264,6 +264,7 @@ void mvsock_dev_exit(void);
 
 /* engine.c: the virtio-vsock protocol engine */
 void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb);
+bool mvsock_rx_pkt_try(struct mvsock_dev *dev, struct sk_buff *skb);
 int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb);
 int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags);
 int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *skb);
