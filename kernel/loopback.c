@@ -29,6 +29,11 @@ module_param(direct_delivery, bool, 0444);
 MODULE_PARM_DESC(direct_delivery,
 		 "hand packets sent from process context straight to the receiver (default on)");
 
+static bool nested_delivery = true;
+module_param(nested_delivery, bool, 0444);
+MODULE_PARM_DESC(nested_delivery,
+		 "deliver replies from a receive path synchronously when the destination is free (default on)");
+
 /* nesting of synchronous deliveries from receive paths, per CPU */
 static DEFINE_PER_CPU(int, mvsock_lo_depth);
 #define MVSOCK_LO_MAX_DEPTH 2
@@ -50,7 +55,7 @@ static bool mvsock_lo_deliver(struct mvsock_lo *lo, struct sk_buff *skb)
 		mvsock_rx_pkt(lo->dev, skb);
 		return true;
 	}
-	if (in_hardirq() || irqs_disabled() ||
+	if (!nested_delivery || in_hardirq() || irqs_disabled() ||
 	    this_cpu_read(mvsock_lo_depth) >= MVSOCK_LO_MAX_DEPTH)
 		return false;
 	this_cpu_inc(mvsock_lo_depth);
