@@ -105,16 +105,20 @@ void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val)
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_stat_add);
 
-static bool mvsock_dev_clash(struct mvsock_dev *dev)
+/* Would @cid in @role clash with a registered device other than @self? */
+static bool mvsock_dev_clash(enum mvsock_dev_role role, u32 cid,
+			     struct mvsock_dev *self)
 {
 	struct mvsock_dev *d;
 
 	list_for_each_entry(d, &mvsock_devs, node) {
-		if (d->role == dev->role && d->cid == dev->cid)
+		if (d == self)
+			continue;
+		if (d->role == role && d->cid == cid)
 			return true;
 		/* a guest CID must not shadow a host-side guest CID */
 		if (d->role != MVSOCK_ROLE_LOCAL &&
-		    dev->role != MVSOCK_ROLE_LOCAL && d->cid == dev->cid)
+		    role != MVSOCK_ROLE_LOCAL && d->cid == cid)
 			return true;
 	}
 	return false;
@@ -156,7 +160,7 @@ int mvsock_dev_register(struct mvsock_dev *dev)
 	bool take = false;
 
 	mutex_lock(&mvsock_dev_lock);
-	if (mvsock_dev_clash(dev)) {
+	if (mvsock_dev_clash(dev->role, dev->cid, dev)) {
 		mutex_unlock(&mvsock_dev_lock);
 		return -EADDRINUSE;
 	}
@@ -183,13 +187,8 @@ int mvsock_dev_register(struct mvsock_dev *dev)
  */
 int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid)
 {
-	u32 old = dev->cid;
-
 	mutex_lock(&mvsock_dev_lock);
-	dev->cid = VMADDR_CID_ANY;
-	if (mvsock_dev_clash(&(struct mvsock_dev){ .role = dev->role,
-						    .cid = cid })) {
-		dev->cid = old;
+	if (mvsock_dev_clash(dev->role, cid, dev)) {
 		mutex_unlock(&mvsock_dev_lock);
 		return -EADDRINUSE;
 	}

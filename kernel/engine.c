@@ -1278,5 +1278,5 @@ static void mvsock_dev_reset_one(struct sock *sk, void *arg)
 /* The device went away: every connection over it is reset. */
 void mvsock_dev_reset_socks(struct mvsock_dev *dev)
 {
-	mvsock_for_each_sock(mvsock_dev_reset_one, dev);
+	mvsock_visit_socks(mvsock_dev_reset_one, dev);
 }

@@ -223,7 +223,7 @@ struct sock *mvsock_lookup_connected(u32 src_cid, u32 src_port,
 struct sock *mvsock_lookup_bound(u32 cid, u32 port);
 void mvsock_reap_stale(struct mvsock_sock *vsk);
 typedef void (*mvsock_sock_fn)(struct sock *sk, void *arg);
-void mvsock_for_each_sock(mvsock_sock_fn fn, void *arg);
+void mvsock_visit_socks(mvsock_sock_fn fn, void *arg);
 int mvsock_table_count(void);
 void mvsock_track(struct mvsock_sock *vsk);
 void mvsock_untrack(struct mvsock_sock *vsk);

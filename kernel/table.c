@@ -265,7 +265,7 @@ static int mvsock_collect_locked(struct sock **batch, int cap)
  * Call @fn on every connected socket, each with a reference held and no
  * table lock taken, so @fn may sleep and lock the socket.
  */
-void mvsock_for_each_sock(mvsock_sock_fn fn, void *arg)
+void mvsock_visit_socks(mvsock_sock_fn fn, void *arg)
 {
 	struct sock **batch = NULL;
 	int n, i, cap = 0;
