@@ -737,7 +737,8 @@ static void mvsock_close_work_fn(struct work_struct *work)
 	lock_sock(sk);
 	if (vsk->close_pending) {
 		vsk->close_pending = false;
-		if (!vsk->rst_sent && vsk->dev)
+		/* only while the 4-tuple is still ours: it may be reused */
+		if (!vsk->rst_sent && vsk->in_conn && vsk->dev)
 			mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_RST, 0);
 		mvsock_finish_close(sk);
 		sock_put(sk);	/* the close timer's reference */
