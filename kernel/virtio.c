@@ -315,6 +315,25 @@ static void mvg_start_queues(struct mvg *g)
 	mutex_unlock(&g->event_lock);
 }
 
+static void mvg_drain(struct mvg *g)
+{
+	struct sk_buff *skb;
+	void *buf;
+
+	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_RX])))
+		kfree_skb(buf);
+	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_TX]))) {
+		mvsock_dev_tx_done(g->dev, 1);
+		kfree_skb(buf);
+	}
+	while (virtqueue_detach_unused_buf(g->vqs[MVG_EVENT]))
+		;
+	while ((skb = skb_dequeue(&g->sendq))) {
+		mvsock_dev_tx_done(g->dev, 1);
+		kfree_skb(skb);
+	}
+}
+
 static int mvg_probe(struct virtio_device *vdev)
 {
 	struct mvg *g;
@@ -366,6 +385,8 @@ static int mvg_probe(struct virtio_device *vdev)
 err_reset:
 	mvg_set_running(g, false);
 	virtio_reset_device(vdev);
+	flush_workqueue(g->wq);
+	mvg_drain(g);
 	mvsock_dev_put(g->dev);
 err_vqs:
 	vdev->config->del_vqs(vdev);
@@ -374,25 +395,6 @@ err_wq:
 err_free:
 	kfree(g);
 	return err;
-}
-
-static void mvg_drain(struct mvg *g)
-{
-	struct sk_buff *skb;
-	void *buf;
-
-	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_RX])))
-		kfree_skb(buf);
-	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_TX]))) {
-		mvsock_dev_tx_done(g->dev, 1);
-		kfree_skb(buf);
-	}
-	while (virtqueue_detach_unused_buf(g->vqs[MVG_EVENT]))
-		;
-	while ((skb = skb_dequeue(&g->sendq))) {
-		mvsock_dev_tx_done(g->dev, 1);
-		kfree_skb(skb);
-	}
 }
 
 static void mvg_remove(struct virtio_device *vdev)
