@@ -1,0 +1,90 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the inner (second-level) guest of the nested topology, packed
+# by selftests/nested/mkinitramfs.sh (busybox sh; no root file system: the
+# initramfs is all there is). Mounts the usual pseudo file systems, loads
+# the modules named on the kernel command line, brings lo up and runs
+# vrelay on the virtio-serial port named "nested.ctl": the outer side
+# (selftests/nested/run-inner.sh) runs commands here and carries TCP
+# connections through it. Ends the machine (reboot -f; QEMU runs with
+# -no-reboot) when the link goes away.
+#
+# Kernel command line parameters (the kernel hands them to us as
+# environment variables):
+#   inner_load=mod1,mod2    insmod /lib/modules/NAME.ko, in this order
+#   inner_listen=P1,P2      TCP ports accepted on 127.0.0.1 here and carried
+#                           to 127.0.0.1 on the outer side
+#   inner_verbose=1         vrelay logs connections
+
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+: "${inner_load:=}" "${inner_listen:=}" "${inner_verbose:=0}"
+
+mount -t devtmpfs devtmpfs /dev
+# The kernel console (ttyS0) is our log; the outer side reads it only when
+# something went wrong.
+exec </dev/null >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm /tmp /run
+mount -t devpts -o mode=0620,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
+hostname mvsock-inner
+ip link set lo up
+
+say() { echo "nested-init: $*"; }
+read -r up _ </proc/uptime
+say "init started at ${up}s"
+
+IFS=,
+for m in $inner_load; do
+	[ -n "$m" ] || continue
+	insmod "/lib/modules/$m.ko" || say "insmod $m failed"
+done
+args=
+for p in $inner_listen; do
+	[ -n "$p" ] && args="$args -L $p"
+done
+unset IFS
+if [ -n "$inner_load" ]; then
+	read -r up _ </proc/uptime
+	say "modules loaded at ${up}s"
+fi
+[ "$inner_verbose" = 1 ] || args="$args -q"
+
+# The port's device appears once the virtio-serial driver has talked to
+# the device; find it by name (no udev here).
+dev=
+i=0
+while [ -z "$dev" ] && [ $i -lt 600 ]; do
+	for p in /sys/class/virtio-ports/vport*; do
+		[ -r "$p/name" ] || continue
+		if [ "$(cat "$p/name")" = nested.ctl ]; then
+			dev=/dev/${p##*/}
+			break
+		fi
+	done
+	[ -n "$dev" ] && [ -c "$dev" ] && break
+	dev=
+	i=$((i + 1))
+	sleep 0.1
+done
+if [ -z "$dev" ]; then
+	say "no virtio-serial port named nested.ctl"
+else
+	read -r up _ </proc/uptime
+	say "up at ${up}s, relay on $dev"
+	# shellcheck disable=SC2086 # $args is a list of options
+	vrelay -x $args "$dev"
+	say "relay exited with status $?"
+fi
+reboot -f
+sleep 10
