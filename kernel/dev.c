@@ -436,6 +436,27 @@ int mvsock_list_cids(void __user *arg)
 	return 0;
 }
 
+/* Sum a device's per-CPU counters into @out. */
+void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out)
+{
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	for_each_possible_cpu(cpu) {
+		struct mvsock_dev_stats *s = per_cpu_ptr(dev->stats, cpu);
+
+		out->tx_pkts += s->tx_pkts;
+		out->tx_bytes += s->tx_bytes;
+		out->rx_pkts += s->rx_pkts;
+		out->rx_bytes += s->rx_bytes;
+		out->rx_dropped += s->rx_dropped;
+		out->rx_bad += s->rx_bad;
+		out->rst_sent += s->rst_sent;
+		out->tx_dropped += s->tx_dropped;
+	}
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_stats_read);
+
 /* /sys/module/mvsock/parameters/default_dev: read or pin the default */
 static int mvsock_param_default_set(const char *val,
 				    const struct kernel_param *kp)
@@ -469,18 +490,9 @@ static int mvsock_param_devices_get(char *buf, const struct kernel_param *kp)
 
 	mutex_lock(&mvsock_dev_lock);
 	list_for_each_entry(d, &mvsock_devs, node) {
-		struct mvsock_dev_stats t = {};
-		int cpu;
+		struct mvsock_dev_stats t;
 
-		for_each_possible_cpu(cpu) {
-			struct mvsock_dev_stats *s = per_cpu_ptr(d->stats, cpu);
-
-			t.tx_pkts += s->tx_pkts;
-			t.tx_bytes += s->tx_bytes;
-			t.rx_pkts += s->rx_pkts;
-			t.rx_bytes += s->rx_bytes;
-			t.rx_bad += s->rx_bad;
-		}
+		mvsock_dev_stats_read(d, &t);
 		n = scnprintf(buf + len, PAGE_SIZE - len,
 			      "id=%u name=%s role=%s cid=%u default=%d tx_pkts=%llu tx_bytes=%llu rx_pkts=%llu rx_bytes=%llu rx_bad=%llu queued=%d\n",
 			      d->id, d->name, mvsock_role_name[d->role],

@@ -257,6 +257,7 @@ u32 mvsock_dev_src_cid(struct mvsock_dev *dev);
 void mvsock_dev_tx_done(struct mvsock_dev *dev, int n);
 int mvsock_list_cids(void __user *arg);
 void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val);
+void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out);
 #define MVSOCK_STAT(dev, field, val) \
 	mvsock_dev_stat_add(dev, offsetof(struct mvsock_dev_stats, field), val)
 int mvsock_dev_init(void);

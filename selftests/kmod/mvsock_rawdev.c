@@ -180,19 +180,16 @@ static long rawdev_start(struct rawdev *rd, void __user *arg)
 static long rawdev_stats(struct rawdev *rd, void __user *arg)
 {
 	struct mvsock_rawdev_stats st = {};
-	int cpu;
+	struct mvsock_dev_stats s;
 
 	if (!rd->dev)
 		return -ENOTCONN;
-	for_each_possible_cpu(cpu) {
-		struct mvsock_dev_stats *s = per_cpu_ptr(rd->dev->stats, cpu);
-
-		st.tx_pkts += s->tx_pkts;
-		st.rx_pkts += s->rx_pkts;
-		st.rx_bad += s->rx_bad;
-		st.rx_dropped += s->rx_dropped;
-		st.rst_sent += s->rst_sent;
-	}
+	mvsock_dev_stats_read(rd->dev, &s);
+	st.tx_pkts = s.tx_pkts;
+	st.rx_pkts = s.rx_pkts;
+	st.rx_bad = s.rx_bad;
+	st.rx_dropped = s.rx_dropped;
+	st.rst_sent = s.rst_sent;
 	st.queue_drops = atomic64_read(&rd->queue_drops);
 	st.dev_id = rd->dev->id;
 	st.queued = skb_queue_len(&rd->q);
