@@ -183,21 +183,26 @@ int mvsock_dev_register(struct mvsock_dev *dev)
 
 /*
  * The device's CID changed (virtio TRANSPORT_RESET after migration): its
- * connections are reset, the device keeps its id and default flag.
+ * connections are reset, the device keeps its id and default flag. With
+ * -EADDRINUSE (another device has @cid) it keeps its old CID, and its
+ * connections are reset all the same: the peer has forgotten them.
  */
 int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid)
 {
+	int err = 0;
+
 	mutex_lock(&mvsock_dev_lock);
-	if (mvsock_dev_clash(dev->role, cid, dev)) {
-		mutex_unlock(&mvsock_dev_lock);
-		return -EADDRINUSE;
-	}
-	WRITE_ONCE(dev->cid, cid);
+	if (mvsock_dev_clash(dev->role, cid, dev))
+		err = -EADDRINUSE;	/* keep the old CID */
+	else
+		WRITE_ONCE(dev->cid, cid);
 	mutex_unlock(&mvsock_dev_lock);
 	synchronize_rcu();
+	/* the peer forgot our connections either way */
 	mvsock_dev_reset_socks(dev);
-	trace_mvsock_dev_add(dev);
-	return 0;
+	if (!err)
+		trace_mvsock_dev_add(dev);
+	return err;
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_set_cid);
 
@@ -228,6 +233,8 @@ void mvsock_dev_unregister(struct mvsock_dev *dev)
 	list_del_rcu(&dev->node);
 	if (dev->is_default) {
 		dev->is_default = false;
+		/* the administrator's choice went away with it */
+		mvsock_default_pinned = false;
 		next = mvsock_first_guest_locked();
 		if (next) {
 			next->is_default = true;
@@ -261,6 +268,23 @@ int mvsock_dev_set_default(u32 id)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_set_default);
+
+/* Back to the automatic choice: lowest priority, then earliest probed. */
+void mvsock_dev_unpin_default(void)
+{
+	struct mvsock_dev *d, *best, *old;
+
+	mutex_lock(&mvsock_dev_lock);
+	mvsock_default_pinned = false;
+	old = mvsock_default_locked();
+	best = mvsock_first_guest_locked();
+	list_for_each_entry(d, &mvsock_devs, node)
+		d->is_default = (d == best);
+	if (best && best != old)
+		trace_mvsock_dev_default(best);
+	mutex_unlock(&mvsock_dev_lock);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_unpin_default);
 
 /* Is @cid one of ours (bindable)? */
 bool mvsock_cid_is_local(u32 cid)
@@ -457,13 +481,21 @@ void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out)
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_stats_read);
 
-/* /sys/module/mvsock/parameters/default_dev: read or pin the default */
+/*
+ * /sys/module/mvsock/parameters/default_dev: read or pin the default;
+ * "auto" unpins it (the device priorities, then probe order, decide).
+ */
 static int mvsock_param_default_set(const char *val,
 				    const struct kernel_param *kp)
 {
 	u32 id;
-	int err = kstrtou32(val, 0, &id);
+	int err;
 
+	if (sysfs_streq(val, "auto")) {
+		mvsock_dev_unpin_default();
+		return 0;
+	}
+	err = kstrtou32(val, 0, &id);
 	return err ? err : mvsock_dev_set_default(id);
 }
 

@@ -244,6 +244,7 @@ void mvsock_dev_unregister(struct mvsock_dev *dev);
 void mvsock_dev_put(struct mvsock_dev *dev);
 struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev);
 int mvsock_dev_set_default(u32 id);
+void mvsock_dev_unpin_default(void);
 int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid);
 int mvsock_dev_get_default_id(void);
 void mvsock_dev_rx_done(struct mvsock_dev *dev);

@@ -159,7 +159,8 @@ static long rawdev_start(struct rawdev *rd, void __user *arg)
 	if (copy_from_user(&cfg, arg, sizeof(cfg)))
 		return -EFAULT;
 	if ((cfg.role != MVSOCK_ROLE_GUEST && cfg.role != MVSOCK_ROLE_HOST) ||
-	    cfg.cid <= VMADDR_CID_HOST || cfg.cid == VMADDR_CID_ANY)
+	    cfg.cid <= VMADDR_CID_HOST || cfg.cid == VMADDR_CID_ANY ||
+	    (cfg.flags & ~MVSOCK_RAWDEV_F_PRIORITY) || cfg.pad)
 		return -EINVAL;
 	if (rd->dev)
 		return -EBUSY;
@@ -168,6 +169,8 @@ static long rawdev_start(struct rawdev *rd, void __user *arg)
 			       THIS_MODULE);
 	if (IS_ERR(dev))
 		return PTR_ERR(dev);
+	if (cfg.flags & MVSOCK_RAWDEV_F_PRIORITY)
+		dev->priority = cfg.priority;
 	err = mvsock_dev_register(dev);
 	if (err) {
 		mvsock_dev_put(dev);
@@ -196,6 +199,19 @@ static long rawdev_stats(struct rawdev *rd, void __user *arg)
 	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
+static long rawdev_set_cid(struct rawdev *rd, u32 __user *arg)
+{
+	u32 cid;
+
+	if (!rd->dev)
+		return -ENOTCONN;
+	if (get_user(cid, arg))
+		return -EFAULT;
+	if (cid <= VMADDR_CID_HOST || cid == VMADDR_CID_ANY)
+		return -EINVAL;
+	return mvsock_dev_set_cid(rd->dev, cid);
+}
+
 static long rawdev_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -213,6 +229,9 @@ static long rawdev_ioctl(struct file *file, unsigned int cmd,
 	case MVSOCK_RAWDEV_STOP:
 		rawdev_stop(rd);
 		ret = 0;
+		break;
+	case MVSOCK_RAWDEV_SET_CID:
+		ret = rawdev_set_cid(rd, (u32 __user *)arg);
 		break;
 	default:
 		ret = -ENOTTY;

@@ -15,8 +15,13 @@ struct mvsock_rawdev_cfg {
 	__u32 role;	/* 1 = guest (we are @cid), 2 = host (peer is @cid) */
 	__u32 cid;
 	__u32 max_queue; /* packets queued for reading before drops; 0 = 1024 */
+	__u32 flags;	/* MVSOCK_RAWDEV_F_* */
+	__u32 priority;	/* with MVSOCK_RAWDEV_F_PRIORITY: as the virtio bit */
 	__u32 pad;
 };
+
+/* the device has a priority (as MVSOCK_VIRTIO_F_PRIORITY would give) */
+#define MVSOCK_RAWDEV_F_PRIORITY	(1U << 0)
 
 struct mvsock_rawdev_stats {
 	__u64 tx_pkts;	/* sent by the core */
@@ -32,5 +37,7 @@ struct mvsock_rawdev_stats {
 #define MVSOCK_RAWDEV_START	_IOW('M', 1, struct mvsock_rawdev_cfg)
 #define MVSOCK_RAWDEV_STATS	_IOR('M', 2, struct mvsock_rawdev_stats)
 #define MVSOCK_RAWDEV_STOP	_IO('M', 3)
+/* the device's CID changes, as after a virtio TRANSPORT_RESET */
+#define MVSOCK_RAWDEV_SET_CID	_IOW('M', 4, __u32)
 
 #endif
