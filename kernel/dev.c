@@ -482,6 +482,38 @@ void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out)
 EXPORT_SYMBOL_GPL(mvsock_dev_stats_read);
 
 /*
+ * Charge @skb to a transport's reply budget before queueing it. Past four
+ * times @max the packet is dropped (and freed): -ENOBUFS. Data packets are
+ * not charged.
+ */
+int mvsock_reply_charge(struct mvsock_dev *dev, atomic_t *replies, int max,
+			struct sk_buff *skb)
+{
+	if (!mvsock_skb_is_reply(skb))
+		return 0;
+	if (atomic_read(replies) >= 4 * max) {
+		mvsock_dev_tx_done(dev, 1);
+		MVSOCK_STAT(dev, tx_dropped, 1);
+		kfree_skb(skb);
+		return -ENOBUFS;
+	}
+	atomic_inc(replies);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mvsock_reply_charge);
+
+/*
+ * @skb left the transport (sent or dropped). True when the budget just
+ * went below @max: the transport resumes taking packets from its peer.
+ */
+bool mvsock_reply_done(atomic_t *replies, int max, struct sk_buff *skb)
+{
+	return mvsock_skb_is_reply(skb) &&
+	       atomic_dec_return(replies) == max - 1;
+}
+EXPORT_SYMBOL_GPL(mvsock_reply_done);
+
+/*
  * /sys/module/mvsock/parameters/default_dev: read or pin the default;
  * "auto" unpins it (the device priorities, then probe order, decide).
  */

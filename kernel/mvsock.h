@@ -264,6 +264,21 @@ void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out)
 int mvsock_dev_init(void);
 void mvsock_dev_exit(void);
 
+/*
+ * Control packets (anything but OP_RW) are not bounded by credit: a
+ * transport counts those it holds in @replies and stops taking packets
+ * from its peer while @max are unsent, so a peer that never reads cannot
+ * make it queue without bound.
+ */
+static inline bool mvsock_skb_is_reply(struct sk_buff *skb)
+{
+	return mvsock_cb(skb)->op != VIRTIO_VSOCK_OP_RW;
+}
+
+int mvsock_reply_charge(struct mvsock_dev *dev, atomic_t *replies, int max,
+			struct sk_buff *skb);
+bool mvsock_reply_done(atomic_t *replies, int max, struct sk_buff *skb);
+
 /* engine.c: the virtio-vsock protocol engine */
 void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb);
 bool mvsock_rx_pkt_try(struct mvsock_dev *dev, struct sk_buff *skb);

@@ -56,11 +56,6 @@ struct mvh {
 	atomic64_t bad_desc;	/* descriptor chains we could not use */
 };
 
-static bool mvh_is_reply(struct sk_buff *skb)
-{
-	return mvsock_cb(skb)->op != VIRTIO_VSOCK_OP_RW;
-}
-
 /* ---- host -> guest ---------------------------------------------------- */
 
 static int mvh_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
@@ -69,16 +64,9 @@ static int mvh_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	int len = skb->len;
 
 	mvsock_cb(skb)->offset = 0;
-	if (mvh_is_reply(skb)) {
-		/* a guest that never reads cannot make us queue forever */
-		if (atomic_read(&h->replies) >= 4 * MVSOCK_VHOST_MAX_REPLIES) {
-			mvsock_dev_tx_done(dev, 1);
-			MVSOCK_STAT(dev, tx_dropped, 1);
-			kfree_skb(skb);
-			return -ENOBUFS;
-		}
-		atomic_inc(&h->replies);
-	}
+	/* a guest that never reads cannot make us queue forever */
+	if (mvsock_reply_charge(dev, &h->replies, MVSOCK_VHOST_MAX_REPLIES, skb))
+		return -ENOBUFS;
 	skb_queue_tail(&h->sendq, skb);
 	vhost_vq_work_queue(&h->vqs[MVSOCK_VHOST_RXQ], &h->send_work);
 	return len;
@@ -86,8 +74,7 @@ static int mvh_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 
 static void mvh_sent(struct mvh *h, struct sk_buff *skb, bool *restart_tx)
 {
-	if (mvh_is_reply(skb) &&
-	    atomic_dec_return(&h->replies) == MVSOCK_VHOST_MAX_REPLIES - 1)
+	if (mvsock_reply_done(&h->replies, MVSOCK_VHOST_MAX_REPLIES, skb))
 		*restart_tx = true;
 	if (h->dev)	/* stable: we hold the rx vq mutex */
 		mvsock_dev_tx_done(h->dev, 1);
@@ -347,8 +334,7 @@ static void mvh_retire(struct mvh *h, struct mvsock_dev *old)
 	mvsock_dev_unregister(old);
 	mutex_lock(&h->vqs[MVSOCK_VHOST_RXQ].mutex);
 	while ((skb = skb_dequeue(&h->sendq))) {
-		if (mvh_is_reply(skb))
-			atomic_dec(&h->replies);
+		mvsock_reply_done(&h->replies, MVSOCK_VHOST_MAX_REPLIES, skb);
 		mvsock_dev_tx_done(old, 1);
 		consume_skb(skb);
 	}

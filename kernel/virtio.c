@@ -47,11 +47,6 @@ struct mvg {
 	bool running;	/* false once removal began (under all three locks) */
 };
 
-static bool mvg_is_reply(struct sk_buff *skb)
-{
-	return mvsock_cb(skb)->op != VIRTIO_VSOCK_OP_RW;
-}
-
 /* ---- tx --------------------------------------------------------------- */
 
 static int mvg_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
@@ -59,15 +54,8 @@ static int mvg_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	struct mvg *g = dev->priv;
 	int len = skb->len;
 
-	if (mvg_is_reply(skb)) {
-		if (atomic_read(&g->replies) >= 4 * MVG_MAX_REPLIES) {
-			mvsock_dev_tx_done(dev, 1);
-			MVSOCK_STAT(dev, tx_dropped, 1);
-			kfree_skb(skb);
-			return -ENOBUFS;
-		}
-		atomic_inc(&g->replies);
-	}
+	if (mvsock_reply_charge(dev, &g->replies, MVG_MAX_REPLIES, skb))
+		return -ENOBUFS;
 	skb_queue_tail(&g->sendq, skb);
 	queue_work(g->wq, &g->tx_work);
 	return len;
@@ -80,8 +68,7 @@ static void mvg_tx_reclaim(struct mvg *g, bool *restart_rx)
 	unsigned int len;
 
 	while ((skb = virtqueue_get_buf(g->vqs[MVG_TX], &len))) {
-		if (mvg_is_reply(skb) &&
-		    atomic_dec_return(&g->replies) == MVG_MAX_REPLIES - 1)
+		if (mvsock_reply_done(&g->replies, MVG_MAX_REPLIES, skb))
 			*restart_rx = true;
 		mvsock_dev_tx_done(g->dev, 1);
 		consume_skb(skb);
@@ -124,8 +111,7 @@ static void mvg_tx_work(struct work_struct *work)
 			break;
 		}
 		if (err) {
-			if (mvg_is_reply(skb))
-				atomic_dec(&g->replies);
+			mvsock_reply_done(&g->replies, MVG_MAX_REPLIES, skb);
 			mvsock_dev_tx_done(g->dev, 1);
 			MVSOCK_STAT(g->dev, tx_dropped, 1);
 			kfree_skb(skb);
