@@ -2,7 +2,8 @@
 #
 # mvsock: AF_VSOCK over virtio as out-of-tree modules.
 #
-#   make            kernel modules (kernel/) and user-space programs
+#   make            kernel modules (kernel/), user-space programs, and the
+#                   BPF toolchain, programs and tests (bpf/, build/bpf/)
 #   make check      build, then run every test suite in one QEMU VM
 #   make deps       install the Debian packages needed (done automatically)
 #   make demo       scripts/demo.sh
@@ -18,14 +19,15 @@ KDIR ?= /lib/modules/$(KVER)/build
 HAVE_KBUILD := $(wildcard kernel/Kbuild kernel/Makefile)
 HAVE_KMOD := $(wildcard selftests/kmod/Kbuild)
 HAVE_USER := $(wildcard selftests/Makefile)
+HAVE_BPF := $(wildcard bpf/Makefile)
 
-.PHONY: all modules kmod user deps ensure-deps check demo bench clean help
+.PHONY: all modules kmod user bpf deps ensure-deps check demo bench clean help
 
-all: modules kmod user
+all: modules kmod user bpf
 	$(MAKE) -C tools/bench
 
 help:
-	@sed -n '3,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # Cheap check first (dpkg-query); apt only runs when something is missing.
 ensure-deps:
@@ -59,6 +61,15 @@ endif
 user: ensure-deps
 ifneq ($(HAVE_USER),)
 	$(MAKE) -C selftests
+endif
+
+# BPF toolchain (static libbpf and bpftool from linux-source, vmlinux.h
+# with kernel/mvsock.ko's BTF: bpf/toolchain.mk), bpf/ programs and the
+# BPF selftests (selftests/bpf/). vmlinux.h needs the module: after modules.
+bpf: modules
+ifneq ($(HAVE_BPF),)
+	$(MAKE) -C bpf KVER=$(KVER)
+	$(MAKE) -C selftests/bpf KVER=$(KVER)
 endif
 
 check: all

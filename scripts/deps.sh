@@ -11,7 +11,7 @@ set -eu
 
 PACKAGES="linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 qemu-system-x86 busybox-static dwarves libelf-dev zlib1g-dev clang llvm
-iproute2 socat xz-utils"
+iproute2 socat xz-utils python3"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Extract what the BPF toolchain build needs (libbpf: tools/lib/bpf,
+# bpftool: tools/bpf/bpftool, and the tools/ headers, build system and
+# scripts they use) from the installed linux-source tarball into
+# build/bpf/src/. Nothing of it is copied into the repository; bpf/Makefile
+# builds libbpf.a and bpftool from there. Prints the directory on stdout.
+# Re-extracts only when the tarball changed (stamp: mtime and size).
+#
+# Usage: scripts/bpf-src.sh [OUTDIR]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+OUT=${1:-$ROOT/build/bpf/src}
+KVER=${KVER:-$("$ROOT/scripts/kver.sh" --quiet || true)}
+if [ -z "$KVER" ]; then
+	"$ROOT/scripts/kver.sh" >/dev/null || true
+	echo "bpf-src.sh: no kernel version (run 'make deps' or set KVER=)" >&2
+	exit 1
+fi
+series=$(echo "$KVER" | cut -d. -f1,2)
+tarball=/usr/src/linux-source-$series.tar.xz
+want="tools/lib/bpf tools/bpf/bpftool tools/include tools/build tools/scripts
+tools/arch/x86 kernel/bpf/disasm.c kernel/bpf/disasm.h scripts/bpf_doc.py"
+
+if [ ! -f "$tarball" ]; then
+	echo "bpf-src.sh: $tarball missing (make deps, or apt-get install linux-source-$series)" >&2
+	exit 1
+fi
+stamp=$OUT/.stamp
+id="$(stat -c %Y:%s "$tarball") $want"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$id" ]; then
+	echo "$OUT"
+	exit 0
+fi
+echo "bpf-src.sh: extracting libbpf and bpftool sources from $tarball" >&2
+rm -rf "$OUT"
+mkdir -p "$OUT"
+members=()
+for f in $want; do
+	members+=("linux-source-$series/$f")
+done
+tar -xJf "$tarball" -C "$OUT" --strip-components=1 "${members[@]}"
+echo "$id" >"$stamp"
+echo "$OUT"
