@@ -338,8 +338,13 @@ static int mvg_probe(struct virtio_device *vdev)
 	INIT_WORK(&g->rx_work, mvg_rx_work);
 	INIT_WORK(&g->tx_work, mvg_tx_work);
 	INIT_WORK(&g->event_work, mvg_event_work);
-	g->wq = alloc_workqueue("mvsock-virtio%d", WQ_UNBOUND | WQ_MEM_RECLAIM,
-				0, vdev->index);
+	/*
+	 * WQ_SYSFS: /sys/devices/virtual/workqueue/mvsock-virtioN lets the
+	 * administrator place each device's workers (cpumask, nice)
+	 */
+	g->wq = alloc_workqueue("mvsock-virtio%d",
+				WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_SYSFS, 0,
+				vdev->index);
 	if (!g->wq) {
 		err = -ENOMEM;
 		goto err_free;
