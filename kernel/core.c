@@ -78,6 +78,9 @@ static int __init mvsock_init(void)
 	err = mvsock_dev_init();
 	if (err)
 		goto err_diag;
+	/* without module BTF there are no hooks, sockets work all the same */
+	if (mvsock_bpf_init())
+		pr_warn("mvsock: BPF hooks unavailable\n");
 	return 0;
 
 err_diag:

@@ -43,7 +43,7 @@ static void mvsock_dev_release(struct kref *ref)
 
 	ida_free(&mvsock_dev_ida, dev->id);
 	free_percpu(dev->stats);
-	kfree(dev);
+	kfree_rcu(dev, rcu);
 }
 
 struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
@@ -329,8 +329,11 @@ u32 mvsock_default_local_cid(void)
 }
 
 static const char * const mvsock_route_reason[] = {
-	"local", "bound", "default", "host-guest", "no-device",
+	"local", "bound", "default", "host-guest", "no-device", "bpf",
 };
+
+#define MVSOCK_ROUTE_NODEV	4
+#define MVSOCK_ROUTE_BPF	5
 
 /* Pick a device for @remote_cid given @vsk's bound local CID. */
 static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
@@ -381,25 +384,47 @@ static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
 }
 
 /*
+ * An unbound socket asks the route program (if any) for the local CID to
+ * route by; the policy event records its verdict and the outcome.
+ */
+static int mvsock_route_bpf(struct mvsock_sock *vsk,
+			    const struct sockaddr_vm *remote, u32 *local_cid)
+{
+	if (!mvsock_bpf_on() || vsk->local.svm_cid != VMADDR_CID_ANY ||
+	    remote->svm_cid == VMADDR_CID_ANY)
+		return 1;
+	return mvsock_bpf_route(vsk, remote->svm_cid, remote->svm_port,
+				local_cid);
+}
+
+/*
  * Routing for an outgoing connection. On success *out holds a device
  * reference and vsk->local.svm_cid is the CID the peer will see.
  */
-int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
+int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		 struct mvsock_dev **out)
 {
+	u32 remote_cid = remote->svm_cid, local_cid = vsk->local.svm_cid;
 	struct mvsock_dev *dev;
-	int reason = 4;
+	int reason = MVSOCK_ROUTE_NODEV, bpf;
 
+	bpf = mvsock_route_bpf(vsk, remote, &local_cid);
 	rcu_read_lock();
 	dev = remote_cid == VMADDR_CID_ANY ? NULL :
-	      mvsock_route_rcu(vsk->local.svm_cid, remote_cid, &reason);
+	      mvsock_route_rcu(local_cid, remote_cid, &reason);
 	if (dev && !READ_ONCE(dev->dead))
 		mvsock_dev_get(dev);
 	else
 		dev = NULL;
 	rcu_read_unlock();
+	if (dev && bpf == 0)
+		reason = MVSOCK_ROUTE_BPF;
 	trace_mvsock_route(&vsk->sk, remote_cid, dev,
-			   mvsock_route_reason[dev ? reason : 4]);
+			   mvsock_route_reason[dev ? reason : MVSOCK_ROUTE_NODEV]);
+	if (bpf <= 0)
+		trace_mvsock_policy(&vsk->sk, remote_cid, remote->svm_port,
+				    vsk->local.svm_port, "route", bpf,
+				    dev ? (s32)dev->id : -1, local_cid);
 	if (!dev)
 		return -ENODEV;	/* as stock: no transport for that CID */
 	*out = dev;

@@ -878,11 +878,11 @@ static void mvsock_update_peer_credit(struct mvsock_sock *vsk,
 	}
 }
 
+/* A child for @cb's REQUEST, not yet visible anywhere (state CLOSE). */
 static struct sock *mvsock_new_child(struct sock *listener,
 				     struct mvsock_dev *dev,
 				     struct mvsock_cb *cb)
 {
-	struct mvsock_sock *lvsk = mvsock_sk(listener);
 	struct mvsock_sock *child;
 	struct sock *csk;
 
@@ -898,22 +898,44 @@ static struct sock *mvsock_new_child(struct sock *listener,
 	child->dev = mvsock_dev_get(dev);
 	child->peer_buf_alloc = cb->buf_alloc;
 	child->peer_fwd_cnt = cb->fwd_cnt;
+	return csk;
+}
+
+/* @csk is established and waits on the listener's accept queue. */
+static void mvsock_publish_child(struct sock *listener, struct sock *csk)
+{
+	struct mvsock_sock *child = mvsock_sk(csk);
+
 	mvsock_set_state(csk, TCP_ESTABLISHED);
 	mvsock_reap_stale(child);
 	mvsock_insert_connected(child);
 
-	list_add_tail(&child->accept_node, &lvsk->accept_q);
+	list_add_tail(&child->accept_node, &mvsock_sk(listener)->accept_q);
 	sock_hold(listener);
 	child->listener = listener;
 	sk_acceptq_added(listener);
-	return csk;
+}
+
+/* The accept program's verdict on @csk; a refused child is freed. */
+static int mvsock_accept_verdict(struct sock *csk)
+{
+	int verdict;
+
+	if (!mvsock_bpf_on())
+		return 0;
+	verdict = mvsock_bpf_accept(mvsock_sk(csk));
+	if (verdict) {
+		sock_set_flag(csk, SOCK_DEAD);
+		sock_put(csk);
+	}
+	return verdict;
 }
 
 static void mvsock_rx_listen(struct sock *sk, struct mvsock_dev *dev,
 			     struct sk_buff *skb)
 {
 	struct mvsock_cb *cb = mvsock_cb(skb);
-	struct sock *child;
+	struct sock *child = NULL;
 	int verdict = 0;
 
 	if (cb->op != VIRTIO_VSOCK_OP_REQUEST) {
@@ -922,17 +944,17 @@ static void mvsock_rx_listen(struct sock *sk, struct mvsock_dev *dev,
 	}
 	if (sk_acceptq_is_full(sk))
 		verdict = -ECONNREFUSED;
+	if (!verdict) {
+		child = mvsock_new_child(sk, dev, cb);
+		verdict = child ? mvsock_accept_verdict(child) : -ENOMEM;
+	}
 	trace_mvsock_policy(sk, cb->src_cid, cb->src_port, cb->dst_port,
-			    "accept", verdict);
+			    "accept", verdict, dev->id, cb->dst_cid);
 	if (verdict) {
 		mvsock_send_rst_reply(dev, skb);
 		return;
 	}
-	child = mvsock_new_child(sk, dev, cb);
-	if (!child) {
-		mvsock_send_rst_reply(dev, skb);
-		return;
-	}
+	mvsock_publish_child(sk, child);
 	mvsock_send_ctl(mvsock_sk(child), VIRTIO_VSOCK_OP_RESPONSE, 0);
 	mvsock_wake(sk, MVSOCK_WAKE_DATA);
 }

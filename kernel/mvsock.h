@@ -20,6 +20,7 @@
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <linux/kref.h>
+#include <linux/jump_label.h>
 #include <linux/vm_sockets.h>
 #include <linux/virtio_vsock.h>
 #include <net/sock.h>
@@ -98,6 +99,7 @@ struct mvsock_dev_stats {
 struct mvsock_dev {
 	struct list_head node;
 	struct kref ref;
+	struct rcu_head rcu;	/* freed after a grace period (BPF kfuncs) */
 	u32 id;
 	enum mvsock_dev_role role;
 	u32 cid;
@@ -252,7 +254,7 @@ bool mvsock_cid_is_local(u32 cid);
 void mvsock_host_get(void);
 void mvsock_host_put(void);
 u32 mvsock_default_local_cid(void);
-int mvsock_route(struct mvsock_sock *vsk, u32 remote_cid,
+int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		 struct mvsock_dev **out);
 u32 mvsock_dev_src_cid(struct mvsock_dev *dev);
 void mvsock_dev_tx_done(struct mvsock_dev *dev, int n);
@@ -308,6 +310,63 @@ struct sock *mvsock_create_child(struct sock *listener);
 bool mvsock_type_ok(int type);
 u16 mvsock_wire_type(const struct sock *sk);
 extern atomic_t mvsock_sock_count;
+
+/*
+ * bpf.c: the struct_ops hooks (docs/bpf.md). Programs implement any of
+ * the members; the core calls them only while a set is attached.
+ */
+struct mvsock_bpf_ops {
+	/* outgoing REQUEST: 0 allow, -errno: connect() fails with it */
+	int (*connect)(struct sock *sk);
+	/* incoming REQUEST, @sk the child to be: 0 accept, -errno refuse */
+	int (*accept)(struct sock *sk);
+	/* unbound socket's connect: a local CID, or VMADDR_CID_ANY */
+	u32 (*route)(struct sock *sk, u32 peer_cid, u32 peer_port);
+	char name[16];
+};
+
+/* verdicts beyond the last user-visible errno (EHWPOISON) become -EPERM */
+#define MVSOCK_BPF_ERRNO_MAX	133
+
+#if IS_ENABLED(CONFIG_BPF_SYSCALL) && IS_ENABLED(CONFIG_BPF_JIT)
+DECLARE_STATIC_KEY_FALSE(mvsock_bpf_active);
+static inline bool mvsock_bpf_on(void)
+{
+	return static_branch_unlikely(&mvsock_bpf_active);
+}
+
+int mvsock_bpf_connect(struct mvsock_sock *vsk);
+int mvsock_bpf_accept(struct mvsock_sock *child);
+int mvsock_bpf_route(struct mvsock_sock *vsk, u32 peer_cid, u32 peer_port,
+		     u32 *cid);
+int mvsock_bpf_init(void);
+#else
+static inline bool mvsock_bpf_on(void)
+{
+	return false;
+}
+
+static inline int mvsock_bpf_connect(struct mvsock_sock *vsk)
+{
+	return 0;
+}
+
+static inline int mvsock_bpf_accept(struct mvsock_sock *child)
+{
+	return 0;
+}
+
+static inline int mvsock_bpf_route(struct mvsock_sock *vsk, u32 peer_cid,
+				   u32 peer_port, u32 *cid)
+{
+	return 1;
+}
+
+static inline int mvsock_bpf_init(void)
+{
+	return 0;
+}
+#endif
 
 /* diag.c */
 int mvsock_diag_init(void);

@@ -175,8 +175,10 @@ TRACE_EVENT(mvsock_credit_stall,
 
 TRACE_EVENT(mvsock_policy,
 	TP_PROTO(const struct sock *sk, u32 peer_cid, u32 peer_port,
-		 u32 local_port, const char *hook, int verdict),
-	TP_ARGS(sk, peer_cid, peer_port, local_port, hook, verdict),
+		 u32 local_port, const char *hook, int verdict, s32 dev_id,
+		 u32 local_cid),
+	TP_ARGS(sk, peer_cid, peer_port, local_port, hook, verdict, dev_id,
+		local_cid),
 	TP_STRUCT__entry(
 		__field(const void *, skaddr)
 		__field(u32, peer_cid)
@@ -184,6 +186,8 @@ TRACE_EVENT(mvsock_policy,
 		__field(u32, local_port)
 		__string(hook, hook)
 		__field(s32, verdict)
+		__field(s32, dev_id)
+		__field(u32, local_cid)
 	),
 	TP_fast_assign(
 		__entry->skaddr = sk;
@@ -192,10 +196,13 @@ TRACE_EVENT(mvsock_policy,
 		__entry->local_port = local_port;
 		__assign_str(hook);
 		__entry->verdict = verdict;
+		__entry->dev_id = dev_id;
+		__entry->local_cid = local_cid;
 	),
-	TP_printk("sk=%p hook=%s peer=%u:%u local_port=%u verdict=%d",
+	TP_printk("sk=%p hook=%s peer=%u:%u local=%u:%u dev=%d verdict=%d",
 		  __entry->skaddr, __get_str(hook), __entry->peer_cid,
-		  __entry->peer_port, __entry->local_port, __entry->verdict)
+		  __entry->peer_port, __entry->local_cid, __entry->local_port,
+		  __entry->dev_id, __entry->verdict)
 );
 
 #endif /* _MVSOCK_TRACE_H */

@@ -225,7 +225,7 @@ static int mvsock_connect_start(struct mvsock_sock *vsk,
 	struct mvsock_dev *dev;
 	int err;
 
-	err = mvsock_route(vsk, remote->svm_cid, &dev);
+	err = mvsock_route(vsk, remote, &dev);
 	if (err)
 		return err;
 	/* a virtio peer that did not negotiate SEQPACKET cannot take one */
@@ -250,6 +250,12 @@ static int mvsock_connect_start(struct mvsock_sock *vsk,
 	vsk->tx_cnt = 0;
 	vsk->peer_buf_alloc = 0;
 	vsk->peer_fwd_cnt = 0;
+	if (mvsock_bpf_on()) {
+		/* denied: nothing was sent, the socket stays unconnected */
+		err = mvsock_bpf_connect(vsk);
+		if (err)
+			return err;
+	}
 	sk->sk_err = 0;
 	sock_reset_flag(sk, SOCK_DONE);
 	sk->sk_shutdown = 0;

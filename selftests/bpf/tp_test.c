@@ -40,6 +40,7 @@
 
 #include "tp_test.h"
 #include "tp_test.skel.h"
+#include "bpf_test.h"
 #include "../lib/ktap.h"
 #include "../kmod/mvsock_rawdev.h"
 
@@ -74,24 +75,6 @@ static const char *const tp_names[TP_NR] = {
 	[TP_CREDIT_STALL] = "mvsock_credit_stall",
 	[TP_POLICY] = "mvsock_policy",
 };
-
-static bool verbose;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	static char msg[65536];
-	char *line, *save = NULL;
-
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* one message may hold a whole verifier log: "# " on every line */
-	for (line = strtok_r(msg, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
-		fprintf(stderr, "# %s\n", line);
-	return 0;
-}
 
 /* ---- the skeleton and the events it collects --------------------------- */
 
@@ -1110,13 +1093,6 @@ static int t_credit_stall(const struct kt_case *tc)
 
 /* ---- the raw test device ------------------------------------------------- */
 
-struct vhdr {
-	__u64 src_cid, dst_cid;
-	__u32 src_port, dst_port, len;
-	__u16 type, op;
-	__u32 flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
-
 /* next packet the core sent on the raw device; 0 or -1 */
 static int raw_read(int fd, struct vhdr *h)
 {
@@ -1489,9 +1465,6 @@ static const struct kt_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-v"))
-			verbose = true;
-	libbpf_set_print(libbpf_print);
+	bt_setup(argc, argv);
 	return kt_run(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -6,4 +6,4 @@
 # (well-formed, malformed, spoofed, credit-lying and fuzzed packets).
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-exec "$ROOT/selftests/proto/with-rawdev.sh" rawpeer "${RAWPEER_FUZZ:-100000}"
+exec "$ROOT/selftests/lib/with-rawdev.sh" build/proto/rawpeer "${RAWPEER_FUZZ:-100000}"

@@ -8,4 +8,4 @@
 # IOCTL_MVSOCK_LIST_CIDS, routing, and CID changes (TRANSPORT_RESET).
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-exec "$ROOT/selftests/proto/with-rawdev.sh" registry
+exec "$ROOT/selftests/lib/with-rawdev.sh" build/proto/registry
