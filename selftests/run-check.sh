@@ -26,8 +26,13 @@ mkdir -p "$LOGDIR"
 echo "KTAP version 1"
 echo "# mvsock make check${MVSOCK_STOCK:+ (MVSOCK_STOCK=$MVSOCK_STOCK)}"
 
-if ! selftests/upstream/build.sh; then
-	echo "# building the upstream vsock tests failed"
+# The nested suites' inner initramfs files are built here too (much
+# faster than inside the VM).
+# shellcheck source=selftests/multidev/suite-args.sh
+. selftests/multidev/suite-args.sh
+if ! selftests/upstream/build.sh || ! selftests/nested/mkinitramfs.sh >/dev/null ||
+	! md_prebuild_initramfs; then
+	echo "# building the upstream vsock tests or the nested guests' initramfs failed"
 	echo "0 passed, 1 failed"
 	exit 1
 fi

@@ -14,7 +14,8 @@
 #     PVH entry: TCG inside TCG spends many seconds decompressing a
 #     bzImage).
 # The inner guest has no root file system: what it runs must be in here.
-# Outputs are rebuilt only when an input changed.
+# Outputs are rebuilt only when an input changed; each set of --add files
+# has its own initramfs.
 #
 # Usage: selftests/nested/mkinitramfs.sh [--add FILE]... [--print-vmlinux]
 #   Prints the path of the initramfs (or, with --print-vmlinux, of the
@@ -174,7 +175,12 @@ for f in "${FILES[@]}"; do
 	done < <(ldd "$f" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
 done
 
+# One output per set of --add files, so that suites with different files
+# each find theirs already built (run-check.sh builds them here first).
 OUT=$OUTDIR/initramfs-$KVER.cpio
+if [ ${#ADD[@]} -gt 0 ]; then
+	OUT=$OUTDIR/initramfs-$KVER-$(printf '%s\n' "${ADD[@]}" | md5sum | cut -c1-8).cpio
+fi
 key=$(
 	echo "kver=$KVER"
 	stat -c '%n %s %Y' "$BUSYBOX" "$VRELAY" "$HERE/inner-init.sh" "$HERE/mkinitramfs.sh"

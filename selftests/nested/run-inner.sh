@@ -48,6 +48,49 @@
 #                     (LD_PRELOAD build/nested/vhost-trace.so)
 #   --log-dir DIR     keep the inner console log, dmesg, QEMU and relay
 #                     logs in DIR (default build/nested/last)
+#   --monitor         give the inner QEMU an HMP monitor on a unix socket
+#                     (NESTED_MONITOR); the command talks to it with
+#                     "$NESTED_QMON" 'HMP COMMAND' (selftests/nested/qmon.sh)
+#                     and can migrate the inner guest with "$NESTED_MIGRATE"
+#                     (below)
+#   --hotplug         (implies --monitor) put the vhost-vsock-pci devices
+#                     behind a PCI bridge with a standard hot-plug
+#                     controller (SHPC; the inner guest's shpchp drives it,
+#                     acpi=off stays): device vsockI sits in slot I+1 of bus
+#                     NESTED_HOTPLUG_BUS, the bridge's. (pci.0 has only
+#                     QEMU's ACPI hot-plug, which the guest, without ACPI,
+#                     never sees: device_add there "works" but the guest
+#                     never probes the device.)
+#
+# Hot-plug (--hotplug), from the --host command:
+#   "$NESTED_QMON" 'device_del vsock1'
+#	QEMU presses the slot's attention button; shpchp powers the slot
+#	off after its 5 s abort window (the driver's remove runs), then QEMU
+#	frees the device. To skip the 5 s, power the slot off from the inner
+#	guest right after device_del: "$NESTED_EXEC" sh -c 'echo 0 >
+#	/sys/bus/pci/slots/SLOT/power' (SLOT: the device's slot number on
+#	the bridge, addr= below, in decimal).
+#   "$NESTED_QMON" "device_add vhost-vsock-pci,id=NEW,guest-cid=N,bus=$NESTED_HOTPLUG_BUS,addr=SLOT"
+#	SLOT 1..31, a free one (addr= is required: QEMU would pick slot 0,
+#	which SHPC cannot hot-plug); the guest powers the slot on after the
+#	same 5 s window (or at once: echo 1 >/sys/bus/pci/slots/SLOT/power
+#	in the inner guest) and probes the device.
+#   selftests/nested/hotplug.sh (NESTED_HOTPLUG) does either and waits.
+#
+# Live migration (--monitor), from the --host command:
+#   "$NESTED_MIGRATE" [CID_OFFSET]
+#	migrates the running inner guest to a new QEMU here whose
+#	vhost-vsock-pci devices are the same (ids, buses, slots; hot-plugged
+#	ones included) with guest-cid = the old one + CID_OFFSET (default
+#	100; the source still holds its CIDs while the migration runs, so
+#	they must differ); QEMU then sends the guest's devices
+#	VIRTIO_VSOCK_EVENT_TRANSPORT_RESET. Prints "ID NEWCID" per device.
+#	On return the source QEMU is gone and NESTED_MONITOR, NESTED_EXEC,
+#	the --listen ports, the final kernel log check and the shutdown all
+#	work on the new QEMU. No "$NESTED_EXEC" command (or carried TCP
+#	connection) may be running across it: the link to the inner guest is
+#	re-established, which ends whatever used it. See
+#	selftests/nested/migrate.sh.
 # Exit status: the command's status, or
 #   120  the inner guest's kernel log had an oops/WARNING/BUG/... line or
 #        a bad taint
@@ -59,7 +102,10 @@
 # (extended regex of inner kernel log lines that must not fail the run),
 # NESTED_VERBOSE=1 (QEMU command line, relay log). The command sees
 # NESTED_EXEC, NESTED_CID (first guest CID), NESTED_NDEV, NESTED_BOOT_MS
-# (wall time of the inner boot), NESTED_DIR (a scratch directory).
+# (wall time of the inner boot), NESTED_DIR (a scratch directory); with
+# --monitor also NESTED_MONITOR (the monitor's socket), NESTED_QMON and
+# NESTED_MIGRATE; with --hotplug NESTED_HOTPLUG_BUS (the bridge's bus, for
+# device_add's bus=) and NESTED_HOTPLUG.
 # Timing lines ("nested: ...") go to stderr.
 
 set -euo pipefail
@@ -85,6 +131,8 @@ STRACE=
 TRACE_VHOST=
 LOGDIR=$ROOT/build/nested/last
 HOSTCMD=
+MONITOR=0
+HOTPLUG=0
 
 usage() {
 	sed -n '/^# Usage:/,/^# Exit status/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -115,6 +163,8 @@ while [ $# -gt 0 ]; do
 	--trace-vhost) need_arg "$@"; TRACE_VHOST=$2; shift 2 ;;
 	--log-dir) need_arg "$@"; LOGDIR=$2; shift 2 ;;
 	--host) need_arg "$@"; HOSTCMD=$2; shift 2 ;;
+	--monitor) MONITOR=1; shift ;;
+	--hotplug) HOTPLUG=1; MONITOR=1; shift ;;
 	-h|--help) usage ;;
 	--) shift; break ;;
 	*) say "unknown option '$1'"; usage ;;
@@ -145,12 +195,15 @@ say "inner initramfs and kernel ready after $(ms) ms"
 W=$(mktemp -d "${TMPDIR:-/tmp}/nested.XXXXXX")
 QPID=
 RPID=
+# After a migration (selftests/nested/migrate.sh) the QEMU in charge is
+# another process, not our child: $W/qemu.current names it; the relays it
+# started are in $W/relay-*.pid, their QEMUs' pids in $W/qemu-*.pid.
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
-	local i p
+	local i p f
 	set +e	# keep the exit status; nothing here may end the trap early
 	# QEMU's own pid (QPID may be strace's or env's)
-	for p in $(cat "$W/qemu.pid" 2>/dev/null) $QPID; do
+	for p in $(cat "$W/qemu.current" "$W"/qemu*.pid 2>/dev/null) $QPID; do
 		kill -0 "$p" 2>/dev/null || continue
 		kill "$p" 2>/dev/null
 		for ((i = 0; i < 50; i++)); do
@@ -160,14 +213,20 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	[ -n "$QPID" ] && wait "$QPID" 2>/dev/null
-	if [ -n "$RPID" ] && kill -0 "$RPID" 2>/dev/null; then
-		kill "$RPID" 2>/dev/null
-		wait "$RPID" 2>/dev/null
-	fi
-	mkdir -p "$LOGDIR" 2>/dev/null &&
-		for f in console.log dmesg.txt qemu.log relay.log; do
+	for p in $RPID $(cat "$W"/relay-*.pid 2>/dev/null); do
+		kill -0 "$p" 2>/dev/null || continue
+		kill "$p" 2>/dev/null
+	done
+	[ -n "$RPID" ] && wait "$RPID" 2>/dev/null
+	if mkdir -p "$LOGDIR" 2>/dev/null; then
+		for f in console.log dmesg.txt qemu.log relay.log migrate.log; do
 			if [ -f "$W/$f" ]; then cp -f "$W/$f" "$LOGDIR/$f"; else rm -f "$LOGDIR/$f"; fi
 		done
+		rm -f "$LOGDIR"/qemu-[0-9]*.log
+		for f in "$W"/qemu-[0-9]*.log; do
+			[ -f "$f" ] && cp -f "$f" "$LOGDIR/"
+		done
+	fi
 	rm -rf "$W"
 	return 0
 }
@@ -207,20 +266,52 @@ CMDLINE+=" initcall_blacklist=jent_mod_init,bpf_dummy_struct_ops_init,bpf_tcp_ca
 # qboot starts faster than SeaBIOS (see selftests/vm/run.sh).
 FIRMWARE=()
 [ -r /usr/share/qemu/qboot.rom ] && FIRMWARE=(-bios /usr/share/qemu/qboot.rom)
-qemu_cmd=(
+# What every QEMU of this run has (a migration's destination too); then
+# its own pid file, console, link socket and monitor, the vhost-vsock-pci
+# devices and QEMU_TAIL.
+QEMU_BASE=(
 	"$QEMU" -accel tcg -M pc -cpu max -smp "$SMP" -m "$MEM"
 	-nodefaults -no-user-config -display none -monitor none -no-reboot -nic none
-	-pidfile "$W/qemu.pid"
 	"${FIRMWARE[@]}"
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE"
-	-serial "file:$W/console.log"
 	-device "virtio-serial-pci,max_ports=2"
-	-chardev "socket,id=nested-ctl,path=$W/link.sock,server=on,wait=on"
 	-device "virtserialport,chardev=nested-ctl,name=nested.ctl,nr=1"
 )
+HOTPLUG_BUS=
+if [ "$HOTPLUG" = 1 ]; then
+	# A conventional PCI bridge with SHPC (its hot-plug events come as
+	# MSI: no INTx route without ACPI). QEMU's ACPI hot-plug would take
+	# over the bridge's bus: off, the guest has no ACPI to see it. (Not
+	# acpi-root-pci-hotplug=off too: QEMU 7.2 then hands the bridge's bus
+	# to ACPI after all, and device_del never reaches the SHPC.)
+	HOTPLUG_BUS=hp0
+	QEMU_BASE+=(
+		-global PIIX4_PM.acpi-pci-hotplug-with-bridge-support=off
+		-device "pci-bridge,id=$HOTPLUG_BUS,chassis_nr=1,shpc=on,msi=on"
+	)
+	[ "$NDEV" -le 31 ] || die "--hotplug: at most 31 devices (slots 1..31 of the bridge)"
+fi
+QEMU_TAIL=()
+if [ -n "$QEMU_ARGS" ]; then
+	# shellcheck disable=SC2206 # split on white space, as documented
+	QEMU_TAIL=($QEMU_ARGS)
+fi
+qemu_cmd=(
+	"${QEMU_BASE[@]}"
+	-pidfile "$W/qemu.pid"
+	-serial "file:$W/console.log"
+	-chardev "socket,id=nested-ctl,path=$W/link.sock,server=on,wait=on"
+)
+if [ "$MONITOR" = 1 ]; then
+	qemu_cmd+=(
+		-chardev "socket,id=nested-mon,path=$W/monitor.sock,server=on,wait=off"
+		-mon "chardev=nested-mon,mode=readline"
+	)
+fi
 VFDS=()
 for ((i = 0; i < NDEV; i++)); do
 	dev="vhost-vsock-pci,id=vsock$i,guest-cid=$((CID + i))"
+	[ "$HOTPLUG" = 1 ] && dev+=",bus=$HOTPLUG_BUS,addr=$((i + 1))"
 	if [ "$VHOSTFD" = 1 ]; then
 		exec {fd}<>"$VHOST_DEV" || die "cannot open $VHOST_DEV"
 		VFDS+=("$fd")
@@ -228,10 +319,7 @@ for ((i = 0; i < NDEV; i++)); do
 	fi
 	qemu_cmd+=(-device "$dev")
 done
-if [ -n "$QEMU_ARGS" ]; then
-	# shellcheck disable=SC2206 # split on white space, as documented
-	qemu_cmd+=($QEMU_ARGS)
-fi
+qemu_cmd+=("${QEMU_TAIL[@]}")
 if [ -n "$TRACE_VHOST" ]; then
 	tracer=${NESTED_BUILD:-$ROOT/build/nested}/vhost-trace.so
 	[ -r "$tracer" ] || die "$tracer not built"
@@ -257,12 +345,37 @@ for p in "${L_OUTER[@]}"; do relay_args+=(-L "$p"); done
 "$VRELAY" "${relay_args[@]}" "$W/link.sock" </dev/null 2>"$W/relay.log" &
 RPID=$!
 
+# What selftests/nested/migrate.sh needs to start another QEMU and relay.
+if [ "$MONITOR" = 1 ]; then
+	{
+		declare -p QEMU_BASE QEMU_TAIL
+		declare -p VHOSTFD VHOST_DEV STRACE TRACE_VHOST VRELAY L_OUTER
+		echo "RELAY_QUIET=$([ "${NESTED_VERBOSE:-0}" = 1 ] && echo 0 || echo 1)"
+	} >"$W/run.state"
+fi
+
+# The QEMU in charge: ours, or the last migration's destination.
+qemu_alive() {
+	local p
+	if [ -s "$W/qemu.current" ]; then
+		read -r p <"$W/qemu.current" && kill -0 "$p" 2>/dev/null
+	else
+		kill -0 "$QPID" 2>/dev/null
+	fi
+}
+
 console_tail() {
+	local f
 	say "inner console (full log: $LOGDIR/console.log):"
 	tr -d '\r' <"$W/console.log" 2>/dev/null | tail -n 60 | sed 's/^/nested:   /' >&2
-	if [ -s "$W/qemu.log" ]; then
-		say "inner QEMU said:"
-		tail -n 20 "$W/qemu.log" | sed 's/^/nested:   /' >&2
+	for f in "$W/qemu.log" "$W"/qemu-[0-9]*.log; do
+		[ -s "$f" ] || continue
+		say "inner QEMU said (${f##*/}):"
+		tail -n 20 "$f" | sed 's/^/nested:   /' >&2
+	done
+	if [ -s "$W/migrate.log" ]; then
+		say "migrations:"
+		tail -n 20 "$W/migrate.log" | sed 's/^/nested:   /' >&2
 	fi
 }
 
@@ -300,6 +413,15 @@ export NESTED_CID=$CID
 export NESTED_NDEV=$NDEV
 export NESTED_BOOT_MS=$BOOT_MS
 export NESTED_DIR=$W
+if [ "$MONITOR" = 1 ]; then
+	export NESTED_MONITOR=$W/monitor.sock
+	export NESTED_QMON=$HERE/qmon.sh
+	export NESTED_MIGRATE=$HERE/migrate.sh
+fi
+if [ "$HOTPLUG" = 1 ]; then
+	export NESTED_HOTPLUG_BUS=$HOTPLUG_BUS
+	export NESTED_HOTPLUG=$HERE/hotplug.sh
+fi
 
 left=$(( DEADLINE - $(date +%s) ))
 [ "$left" -gt 0 ] || left=1
@@ -314,7 +436,7 @@ rc=$?
 set -e
 say "command took $(( $(ms) - c0 )) ms, exit status $rc"
 
-if ! kill -0 "$QPID" 2>/dev/null; then
+if ! qemu_alive; then
 	say "CRASH: the inner QEMU is gone (command status $rc)"
 	console_tail
 	exit 121
@@ -353,7 +475,7 @@ fi
 # -no-reboot); the link then closes and the relay exits.
 timeout 20 "$NESTED_EXEC" reboot -f >/dev/null 2>&1 || true
 for ((i = 0; i < 100; i++)); do
-	kill -0 "$QPID" 2>/dev/null || break
+	qemu_alive || break
 	sleep 0.2
 done
 say "total $(ms) ms (inner boot $BOOT_MS ms)"

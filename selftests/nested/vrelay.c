@@ -8,12 +8,15 @@
  * on the other, so a peer that dies does not leave its partner waiting, and
  * a new connection never sees bytes of the previous one.
  *
- *   vrelay [-L PORT]... [-x] [-e SOCKET] [-r FILE] [-w SECS] LINK
+ *   vrelay [-L PORT]... [-b SECS] [-x] [-e SOCKET] [-r FILE] [-w SECS] LINK
  *	LINK is a character device (opened read-write) or a unix stream
  *	socket to connect to (retried for 30 s while it does not exist).
  *	-L PORT    accept TCP connections on 127.0.0.1:PORT; each one is
  *		   opened on the other side as a connection to 127.0.0.1:PORT
  *		   there (retried for -w SECS, default 60, while refused)
+ *	-b SECS    a -L PORT still in use (by the relay this one replaces,
+ *		   after a migration of the inner guest) is retried for SECS
+ *		   seconds instead of failing at once
  *	-x         run commands the other side asks for (guest side)
  *	-e SOCKET  accept "vrelay -c SOCKET" clients (host side)
  *	-r FILE    write FILE ("up <peer uptime>") when the link is up
@@ -112,6 +115,7 @@ static int link_fd = -1;
 static int listen_fd[MAX_LISTEN];
 static uint16_t listen_port[MAX_LISTEN];
 static int nlisten;
+static double bind_wait;	/* -b: retry ports in use until this time */
 static int exec_listen_fd = -1;
 static bool serve_exec;
 static const char *ready_file;
@@ -262,9 +266,28 @@ static int tcp_listen(uint16_t port)
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8))
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8)) {
+		if (errno == EADDRINUSE && now() < bind_wait) {
+			close(fd);
+			return -1;	/* try again later */
+		}
 		die("listening on 127.0.0.1:%u: %s", port, strerror(errno));
+	}
 	return fd;
+}
+
+/* Listen on the -L ports not listened on yet; true when some still wait. */
+static bool listen_pending(void)
+{
+	bool pending = false;
+
+	for (int i = 0; i < nlisten; i++) {
+		if (listen_fd[i] < 0)
+			listen_fd[i] = tcp_listen(listen_port[i]);
+		if (listen_fd[i] < 0)
+			pending = true;
+	}
+	return pending;
 }
 
 /* 0 connected, -1 refused (try again), -2 other error */
@@ -684,7 +707,7 @@ static int client(const char *path, char **argv)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vrelay [-L PORT]... [-x] [-e SOCKET] [-r FILE] [-w SECS] [-q] LINK\n"
+		"usage: vrelay [-L PORT]... [-b SECS] [-x] [-e SOCKET] [-r FILE] [-w SECS] [-q] LINK\n"
 		"       vrelay -c SOCKET -- COMMAND [ARG]...\n");
 	exit(2);
 }
@@ -704,12 +727,15 @@ int main(int argc, char **argv)
 	const char *exec_path = NULL, *client_path = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+L:xe:r:w:qc:")) != -1) {
+	while ((opt = getopt(argc, argv, "+L:b:xe:r:w:qc:")) != -1) {
 		switch (opt) {
 		case 'L':
 			if (nlisten == MAX_LISTEN)
 				usage();
 			listen_port[nlisten++] = parse_port(optarg);
+			break;
+		case 'b':
+			bind_wait = atof(optarg);
 			break;
 		case 'x':
 			serve_exec = true;
@@ -744,8 +770,10 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < MAX_CHANS; i++)
 		chans[i].fd = -1;
+	bind_wait = bind_wait > 0 ? now() + bind_wait : 0;
 	for (int i = 0; i < nlisten; i++)
-		listen_fd[i] = tcp_listen(listen_port[i]);
+		listen_fd[i] = -1;
+	listen_pending();
 	if (exec_path) {
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 
@@ -768,7 +796,10 @@ int main(int argc, char **argv)
 		int n = 0, nc = 0, timeout = -1, first_chan;
 		double t = now();
 
+		if (listen_pending())
+			timeout = 100;
 		pfd[n++] = (struct pollfd){ .fd = link_fd, .events = POLLIN };
+		/* (poll ignores the negative fd of a port still waiting) */
 		for (int i = 0; i < nlisten; i++)
 			pfd[n++] = (struct pollfd){ .fd = listen_fd[i], .events = POLLIN };
 		if (exec_listen_fd >= 0)
