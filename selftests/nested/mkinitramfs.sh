@@ -37,7 +37,7 @@ MODDIR=/lib/modules/$KVER
 MODULES="vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport vsock_diag virtio_mmio"
 APPLETS="sh ash mount umount mkdir rmdir insmod rmmod lsmod modprobe poweroff reboot
 	echo cat sleep usleep ls ln ip hostname grep egrep sed awk sort uniq head tail wc
-	cut tr dmesg ps kill pkill pidof timeout env printf test [ true false seq stat
+	cut tr dmesg ps kill killall pidof timeout env printf test [ true false seq stat
 	cp mv rm touch mktemp date uname id xargs tee od hexdump find chmod sync nproc
 	free top uptime sysctl mknod realpath readlink basename dirname expr yes dd nc
 	setsid nohup stty watch"
