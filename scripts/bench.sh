@@ -22,11 +22,15 @@
 #   - connect + accept + close cycles per second (tools/bench/vsock_connrate),
 #     BENCH_CONN_SECS per round;
 # and once, the guest's single-core memcpy bandwidth (tools/bench/memcpy_bw).
+# Then, unless BENCH_NESTED=0, scripts/bench-nested.sh: our host driver
+# against stock vhost_vsock in the nested topology (several minutes more).
 #
 # Environment (defaults in brackets):
 #   BENCH_SIZES ["4K 64K 256K 1M"]  BENCH_REPS [3]  BENCH_SECS [2.5]
 #   BENCH_LAT_SECS [2]  BENCH_CONN_SECS [2]  BENCH_STACKS ["ours stock"]
 #   BENCH_SMP [2]  BENCH_VM_TIMEOUT [900]  KVER (see scripts/kver.sh)
+#   MVSOCK_KO_DIR [kernel, built first]  prebuilt modules to use instead
+#   BENCH_NESTED [1] and BENCH_NESTED_*: see scripts/bench-nested.sh
 # Output: the table on stdout; a copy of the whole run in
 # build/bench/last-run.txt (with date, kernel and git revision).
 
@@ -35,6 +39,10 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
+# Our modules (MVSOCK_KO_DIR: use prebuilt ones from there, e.g. a copy,
+# and do not build kernel/).
+KO_DIR=${MVSOCK_KO_DIR:-$ROOT/kernel}
+[[ $KO_DIR == /* ]] || KO_DIR=$ROOT/$KO_DIR
 
 : "${BENCH_SIZES:=4K 64K 256K 1M}"
 : "${BENCH_REPS:=3}"
@@ -179,7 +187,7 @@ rmmod_retry() { # module
 }
 
 load_ours() {
-	insmod "$ROOT/kernel/mvsock.ko" && insmod "$ROOT/kernel/mvsock_loopback.ko"
+	insmod "$KO_DIR/mvsock.ko" && insmod "$KO_DIR/mvsock_loopback.ko"
 }
 
 unload_ours() {
@@ -336,18 +344,22 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver perf rc log start others sampler
+	local kver perf rc log start others sampler nrc=0
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	kver=$("$ROOT/scripts/kver.sh") || exit 1
 	export KVER=$kver
 	mkdir -p "$OUT"
 
-	echo "bench: building kernel modules ($kver)"
-	if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" modules >"$OUT/kbuild.log" 2>&1; then
-		tail -n 30 "$OUT/kbuild.log"
-		echo "bench: module build failed (log: $OUT/kbuild.log)" >&2
-		exit 1
+	if [ -n "${MVSOCK_KO_DIR:-}" ]; then
+		echo "bench: using the modules in $KO_DIR (MVSOCK_KO_DIR; not building kernel/)"
+	else
+		echo "bench: building kernel modules ($kver)"
+		if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" modules >"$OUT/kbuild.log" 2>&1; then
+			tail -n 30 "$OUT/kbuild.log"
+			echo "bench: module build failed (log: $OUT/kbuild.log)" >&2
+			exit 1
+		fi
 	fi
 	echo "bench: building tools/bench"
 	make -s -C "$ROOT/tools/bench" OUT="$OUT" || exit 1
@@ -374,7 +386,8 @@ host_main() {
 	# VM_ENV cannot carry spaces: lists travel with '_' instead.
 	export VM_ENV="BENCH_SIZES=${BENCH_SIZES// /_} BENCH_STACKS=${BENCH_STACKS// /_}
 		BENCH_REPS=$BENCH_REPS BENCH_SECS=$BENCH_SECS
-		BENCH_LAT_SECS=$BENCH_LAT_SECS BENCH_CONN_SECS=$BENCH_CONN_SECS"
+		BENCH_LAT_SECS=$BENCH_LAT_SECS BENCH_CONN_SECS=$BENCH_CONN_SECS
+		${MVSOCK_KO_DIR:+MVSOCK_KO_DIR=$KO_DIR}"
 	# Sample the host every 5 s: how many other guests ran meanwhile.
 	(
 		while sleep 5; do
@@ -396,9 +409,20 @@ host_main() {
 	echo "bench: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
 	if [ "$rc" != 0 ]; then
 		echo "bench: the VM run failed (status $rc); guest kernel log: build/vm/last-dmesg.txt" >&2
-		exit "$rc"
 	fi
-	exit 0
+
+	# The host<->guest part (nested topology): its own VM, its own output
+	# file (build/bench/last-nested.txt).
+	if [ "${BENCH_NESTED:-1}" != 0 ]; then
+		echo
+		echo "bench: next, host driver ours vs stock in the nested topology" \
+			"(scripts/bench-nested.sh): takes several minutes (10-25, depending on the load); BENCH_NESTED=0 skips it"
+		VM_ENV='' "$ROOT/scripts/bench-nested.sh" || nrc=$?
+	else
+		echo "bench: nested host<->guest benchmark skipped (BENCH_NESTED=0)"
+	fi
+	[ "$rc" = 0 ] || exit "$rc"
+	exit "$nrc"
 }
 
 if [ "${1:-}" = --in-vm ]; then

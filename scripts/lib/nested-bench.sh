@@ -1,0 +1,427 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034 # sourced; sets variables for its caller
+#
+# Building blocks for benchmarks in the nested topology (docs/testing.md,
+# "Nested topology"): the outer VM (selftests/vm/run.sh) plays the host,
+# with a host driver providing /dev/vhost-vsock, and
+# selftests/nested/run-inner.sh boots a second-level guest in it. Sourced
+# (bash) by scripts/bench-nested.sh; meant to be reused by later nested
+# benchmarks (e.g. isolation between two vsock devices of one guest).
+#
+# Sides: "host" is the outer VM (CID 2), "guest" the inner guest (CID
+# NB_GUEST_CID, default $NESTED_CID of run-inner.sh, i.e. 3). Programs run
+# in the guest through $NESTED_EXEC; they must be packed into the inner
+# initramfs: pass $(nb_inner_adds) (word-split) to run-inner.sh.
+#
+# Host driver (outer VM, around run-inner.sh):
+#   nb_host_load ours|stock     ours: insmod $NB_KO_DIR/mvsock.ko, modprobe
+#                               vhost, insmod $NB_KO_DIR/mvsock_vhost.ko;
+#                               stock: modprobe vhost_vsock (+ vsock_diag)
+#   nb_host_unload ours|stock   unload what nb_host_load loaded
+#   NB_STOCK_GUEST              run-inner.sh --load list: the stock guest driver
+#   nb_inner_adds [ours-guest]  run-inner.sh --add options: the programs
+#                               below (and our guest driver)
+#   nb_guest_load_ours          insmod our guest driver in the inner guest
+# Traffic (in a run-inner.sh --host command):
+#   nb_stream_start ID DIR BUF KIB [GUEST_CID]
+#                               start one vsock_perf transfer in the
+#                               background: DIR g2h (receiver on the host,
+#                               sender in the guest connecting to CID 2) or
+#                               h2g (receiver in the guest, sender on the
+#                               host connecting to GUEST_CID); BUF is
+#                               --buf-size, KIB the KiB sent
+#   nb_stream_finish ID         wait for it; sets NB_GBPS (the receiver's
+#                               rx rate, Gbit/s), NB_RX_BYTES, NB_TX_SECS
+#                               (the sender's time in its send loop) and
+#                               NB_TX_GBPS (bytes received / that time: a
+#                               cross-check on the other side's clock),
+#                               NB_WALL (seconds from start to finish,
+#                               program start-up included)
+#   nb_stream ID DIR BUF KIB [GUEST_CID]     both of the above
+#   nb_pingpong CLIENT_SIDE SECS [GUEST_CID] 1-byte ping-pong
+#                               (vsock_pingpong): the echo server on the
+#                               other side; sets NB_PP_MEAN, NB_PP_P50,
+#                               NB_PP_P99 (µs, measured by the client),
+#                               NB_PP_ITERS, NB_WALL
+#   nb_guest_pktstats_start, nb_guest_pktstats_read
+#                               packets per op and interrupts counted by the
+#                               guest's driver (the stock one: its
+#                               tracepoints; see below)
+#   nb_profile SECS CMD...      run CMD while perf records the whole outer
+#                               VM (cpu-clock, call graphs) for SECS; prints
+#                               the top of the report
+# Results and tables:
+#   nb_result LABEL KEY VALUE   print a result line ("nbench-result: ...")
+#   nb_collect FILE             read result lines into NB_V[LABEL,KEY]
+#                               (space-separated values, one per round)
+#   nb_median V...              median
+#   nb_table_head A B           Markdown header: metric | A | B | ratio | ...
+#   nb_table_row LABEL VA VB KIND TARGET
+#                               KIND thr: ratio VA/VB; lat: VB/VA (so > 1
+#                               always favours column A); TARGET a ratio or
+#                               "info"
+# Environment: MVSOCK_KO_DIR (our modules, default kernel/), NB_PERF
+# (vsock_perf, default build/bench/static/vsock_perf), NB_PINGPONG
+# (default build/bench/static/vsock_pingpong; both from "make -C
+# tools/bench static"), NB_PP_WARMUP (untimed round trips, default 50),
+# NB_XFER_TIMEOUT (seconds per transfer, default 300), NB_PORT (first vsock
+# port used, default 21000), NB_PFX (prefix of messages, default "nbench").
+
+NB_ROOT=${NB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+NB_KO_DIR=${MVSOCK_KO_DIR:-$NB_ROOT/kernel}
+[[ $NB_KO_DIR == /* ]] || NB_KO_DIR=$NB_ROOT/$NB_KO_DIR
+# Statically linked (make -C tools/bench static): in the inner guest a
+# dynamically linked program takes seconds more to start (loading libc
+# under TCG inside TCG). The same binaries run on both sides.
+NB_PERF=${NB_PERF:-$NB_ROOT/build/bench/static/vsock_perf}
+NB_PINGPONG=${NB_PINGPONG:-$NB_ROOT/build/bench/static/vsock_pingpong}
+NB_PP_WARMUP=${NB_PP_WARMUP:-50}
+NB_GUEST_STATS=$NB_ROOT/scripts/lib/nested-guest-stats.sh
+NB_HOST_CID=2
+NB_STOCK_GUEST=vsock,vmw_vsock_virtio_transport_common,vmw_vsock_virtio_transport
+NB_XFER_TIMEOUT=${NB_XFER_TIMEOUT:-300}
+NB_PORT=${NB_PORT:-21000}
+NB_TMP=${NB_TMP:-}
+declare -gA NB_V=() NB_RXPID=() NB_TXPID=()
+
+nb_say() { echo "${NB_PFX:-nbench}: $*"; }
+
+# A scratch directory, removed by nb_cleanup.
+nb_tmp() {
+	[ -n "$NB_TMP" ] && [ -d "$NB_TMP" ] && return 0
+	NB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nbench.XXXXXX")
+}
+nb_cleanup() { [ -n "$NB_TMP" ] && rm -rf "$NB_TMP"; NB_TMP=; }
+
+# Value of key=value in a "tool: k=v k=v" line.
+nb_kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
+
+nb_median() {
+	printf '%s\n' "$@" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+# Programs the inner guest needs, as run-inner.sh options; with
+# "ours-guest" also our guest driver (loaded later by nb_guest_load_ours).
+# shellcheck disable=SC2120 # the argument is optional
+nb_inner_adds() { # [ours-guest]
+	local a="--add $NB_PERF --add $NB_PINGPONG --add $NB_GUEST_STATS"
+	[ "${1:-}" = ours-guest ] &&
+		a+=" --add $NB_KO_DIR/mvsock.ko --add $NB_KO_DIR/mvsock_virtio.ko"
+	echo "$a"
+}
+
+# In a run-inner.sh --host command of a guest booted without --load: our
+# guest driver (packed by nb_inner_adds ours-guest) binds every vsock
+# device of the guest.
+nb_guest_load_ours() {
+	nb_on guest insmod "$NB_KO_DIR/mvsock.ko" &&
+		nb_on guest insmod "$NB_KO_DIR/mvsock_virtio.ko"
+}
+
+###########################################################################
+# Host driver
+###########################################################################
+
+nb_rmmod_retry() { # module
+	local i
+	grep -q "^$1 " /proc/modules || return 0
+	# Orphaned sockets may hold the module until their close timeout.
+	for ((i = 0; i < 60; i++)); do
+		rmmod "$1" 2>/dev/null && return 0
+		sleep 0.25
+	done
+	rmmod "$1"
+}
+
+nb_wait_vhost_dev() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ -c /dev/vhost-vsock ] && return 0
+		sleep 0.1
+	done
+	nb_say "no /dev/vhost-vsock after loading the host driver"
+	return 1
+}
+
+nb_host_load() { # ours|stock
+	case "$1" in
+	ours)
+		if grep -q '^vsock ' /proc/modules; then
+			nb_say "stock vsock is loaded: unload it first"
+			return 1
+		fi
+		if ! grep -q '^mvsock ' /proc/modules; then
+			insmod "$NB_KO_DIR/mvsock.ko" || return 1
+		fi
+		modprobe vhost || return 1
+		insmod "$NB_KO_DIR/mvsock_vhost.ko" || return 1
+		;;
+	stock)
+		if grep -q '^mvsock ' /proc/modules; then
+			nb_say "mvsock is loaded: unload it first"
+			return 1
+		fi
+		modprobe vhost_vsock || return 1
+		modprobe vsock_diag 2>/dev/null ||
+			nb_say "(vsock_diag unavailable: ss cannot see stock sockets)"
+		;;
+	*) nb_say "unknown host driver '$1'"; return 1 ;;
+	esac
+	nb_wait_vhost_dev
+}
+
+nb_host_unload() { # ours|stock
+	local m
+	case "$1" in
+	ours)
+		for m in mvsock_vhost mvsock; do nb_rmmod_retry "$m" || return 1; done ;;
+	stock)
+		for m in vsock_diag vhost_vsock vmw_vsock_virtio_transport_common vsock; do
+			nb_rmmod_retry "$m" || return 1
+		done ;;
+	*) return 1 ;;
+	esac
+}
+
+###########################################################################
+# Traffic
+###########################################################################
+
+# Run a command on a side, here (host) or in the inner guest, bounded by
+# NB_XFER_TIMEOUT (killing the local end of $NESTED_EXEC kills the command
+# in the guest).
+nb_on() { # side cmd...
+	local side=$1
+	shift
+	case "$side" in
+	host) timeout -k 5 "$NB_XFER_TIMEOUT" "$@" ;;
+	guest) timeout -k 5 "$NB_XFER_TIMEOUT" \
+		"${NESTED_EXEC:?not in a run-inner.sh command}" "$@" ;;
+	*) echo "nb_on: bad side '$side'" >&2; return 2 ;;
+	esac
+}
+
+nb_guest_cid() { echo "${1:-${NB_GUEST_CID:-${NESTED_CID:-3}}}"; }
+
+# Wait until a vsock port listens here (sock_diag through ss); the guest
+# has no ss: the connecting side retries instead.
+nb_wait_listen() { # port
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
+		sleep 0.05
+	done
+	return 0
+}
+
+# Run a client command (on SIDE), retrying while it fails to connect
+# (the listener on the other side may not be up yet). Output in FILE.
+# The connect failure is recognised by PATTERN in the output.
+nb_connect_retry() { # side file pattern cmd...
+	local side=$1 file=$2 pat=$3 i rc
+	shift 3
+	for ((i = 0; i < 60; i++)); do
+		nb_on "$side" "$@" >"$file" 2>&1
+		rc=$?
+		[ $rc = 0 ] && return 0
+		grep -q -- "$pat" "$file" || return $rc
+		sleep 0.25
+	done
+	return $rc
+}
+
+declare -gA NB_T0=()
+
+nb_stream_start() { # id dir buf kib [guest_cid]
+	local id=$1 dir=$2 b=$3 kib=$4 cid rx tx peer port=$((NB_PORT++))
+	cid=$(nb_guest_cid "${5:-}")
+	nb_tmp
+	case "$dir" in
+	g2h) rx=host tx=guest peer=$NB_HOST_CID ;;
+	h2g) rx=guest tx=host peer=$cid ;;
+	*) nb_say "bad direction '$dir'"; return 2 ;;
+	esac
+	nb_on "$rx" "$NB_PERF" --port "$port" \
+		--buf-size "$b" --vsk-size 1M >"$NB_TMP/$id.rx" 2>&1 &
+	NB_RXPID[$id]=$!
+	NB_T0[$id]=$(date +%s%N)
+	[ "$rx" = host ] && nb_wait_listen "$port"
+	nb_connect_retry "$tx" "$NB_TMP/$id.tx" '^connect:' \
+		"$NB_PERF" --sender "$peer" --port "$port" --bytes "${kib}K" \
+		--buf-size "$b" &
+	NB_TXPID[$id]=$!
+	echo "$dir $b ${kib}K port $port" >"$NB_TMP/$id.what"
+}
+
+nb_stream_finish() { # id
+	local id=$1 rc=0 want
+	NB_GBPS=''
+	NB_RX_BYTES=''
+	NB_TX_SECS=''
+	NB_TX_GBPS=''
+	NB_WALL=''
+	if ! wait "${NB_TXPID[$id]}"; then
+		nb_say "  vsock_perf sender failed ($(cat "$NB_TMP/$id.what")):"
+		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.tx"
+		kill "${NB_RXPID[$id]}" 2>/dev/null
+		rc=1
+	fi
+	if ! wait "${NB_RXPID[$id]}" && [ $rc = 0 ]; then
+		nb_say "  vsock_perf receiver failed ($(cat "$NB_TMP/$id.what")):"
+		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.rx"
+		rc=1
+	fi
+	NB_WALL=$(awk -v t0="${NB_T0[$id]}" -v t1="$(date +%s%N)" \
+		'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }')
+	[ $rc = 0 ] || return 1
+	NB_RX_BYTES=$(sed -n 's/^total bytes received: \([0-9]*\).*/\1/p' "$NB_TMP/$id.rx")
+	NB_GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$NB_TMP/$id.rx")
+	NB_TX_SECS=$(sed -n 's/^total time in tx loop: \([0-9.]*\).*/\1/p' "$NB_TMP/$id.tx")
+	if [ -z "$NB_RX_BYTES" ] || [ "$NB_RX_BYTES" = 0 ] || [ -z "$NB_GBPS" ]; then
+		nb_say "  vsock_perf receiver got no data ($(cat "$NB_TMP/$id.what"))"
+		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.rx"
+		return 1
+	fi
+	NB_TX_GBPS=$(awk -v b="$NB_RX_BYTES" -v t="$NB_TX_SECS" \
+		'BEGIN { if (t > 0) printf "%.3f", b * 8 / t / 1e9 }')
+	# The receiver stops at POLLRDHUP and may leave the last buffers
+	# unread; its rate counts what it read.
+	want=$(awk '{ print $3 + 0 }' "$NB_TMP/$id.what")
+	[ "$NB_RX_BYTES" = $((want * 1024)) ] || NB_SHORT_RUNS=$((${NB_SHORT_RUNS:-0} + 1))
+	return 0
+}
+
+nb_stream() { # id dir buf kib [guest_cid]
+	nb_stream_start "$@" || return 1
+	nb_stream_finish "$1"
+}
+
+nb_pingpong() { # client_side secs [guest_cid]
+	local cs=$1 secs=$2 ss cid peer port=$((NB_PORT++)) spid line rc
+	cid=$(nb_guest_cid "${3:-}")
+	local t0
+	t0=$(date +%s%N)
+	nb_tmp
+	NB_PP_MEAN=''
+	NB_PP_P50=''
+	NB_PP_P99=''
+	NB_PP_ITERS=''
+	case "$cs" in
+	host) ss=guest peer=$cid ;;
+	guest) ss=host peer=$NB_HOST_CID ;;
+	*) nb_say "bad client side '$cs'"; return 2 ;;
+	esac
+	nb_on "$ss" "$NB_PINGPONG" --server \
+		--port "$port" >"$NB_TMP/pp.srv" 2>&1 &
+	spid=$!
+	[ "$ss" = host ] && nb_wait_listen "$port"
+	nb_connect_retry "$cs" "$NB_TMP/pp.cli" 'connect(' "$NB_PINGPONG" --client \
+		--cid "$peer" --port "$port" --time "$secs" --warmup "$NB_PP_WARMUP"
+	rc=$?
+	if [ $rc != 0 ]; then
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		nb_say "  ping-pong client ($cs) failed:"
+		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/pp.cli"
+		return 1
+	fi
+	wait "$spid" || nb_say "  (ping-pong server exited with an error: $(tr '\n' ' ' <"$NB_TMP/pp.srv"))"
+	line=$(grep '^pingpong:' "$NB_TMP/pp.cli")
+	NB_PP_MEAN=$(nb_kv "$line" mean_us)
+	NB_PP_P50=$(nb_kv "$line" p50_us)
+	NB_PP_P99=$(nb_kv "$line" p99_us)
+	NB_PP_ITERS=$(nb_kv "$line" iters)
+	NB_WALL=$(awk -v t0="$t0" -v t1="$(date +%s%N)" 'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }')
+	[ -n "$NB_PP_P50" ]
+}
+
+# Packet counts seen by the guest's (stock) driver, through its own
+# tracepoints (vsock:virtio_transport_recv_pkt / _alloc_pkt, hist
+# triggers keyed by op) and the vsock device's interrupts
+# (scripts/lib/nested-guest-stats.sh, run in the guest). They do not
+# depend on how fast the machine runs, unlike every rate here, so they
+# compare host drivers fairly even on a busy machine.
+#   nb_guest_pktstats_start     (re)arm the counters
+#   nb_guest_pktstats_read      print one line: per op "OP=packets/bytes"
+#                               received and sent by the guest, the vsock
+#                               device's interrupts, the guest's CPU use
+#                               and how often vsock_perf (or the program
+#                               named) slept, since the start
+nb_guest_pktstats_start() { # [program whose sleeps to count]
+	nb_on guest sh "$NB_GUEST_STATS" start "${1:-vsock_perf}"
+}
+
+nb_guest_pktstats_read() { # [program]
+	nb_on guest sh "$NB_GUEST_STATS" read "${1:-vsock_perf}"
+}
+
+# perf record of the whole outer VM while CMD runs (at most SECS seconds
+# of recording); the top of the report (by command, DSO and symbol).
+nb_profile() { # secs cmd...
+	local secs=$1 ppid rc i
+	shift
+	nb_tmp
+	if ! command -v perf >/dev/null; then
+		nb_say "perf not found: no profile"
+		"$@"
+		return
+	fi
+	rm -f "$NB_TMP/perf.data"
+	perf record -q -e cpu-clock -F 999 -a -g -o "$NB_TMP/perf.data" -- sleep "$secs" \
+		>"$NB_TMP/perf.log" 2>&1 &
+	ppid=$!
+	# perf takes seconds to start under TCG: profile the command, not that
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$NB_TMP/perf.data" ] && break
+		sleep 0.2
+	done
+	sleep 2
+	"$@"
+	rc=$?
+	kill -INT "$ppid" 2>/dev/null
+	wait "$ppid" 2>/dev/null
+	nb_say "profile (perf record -e cpu-clock -a -g, whole outer VM), by command and DSO:"
+	perf report -i "$NB_TMP/perf.data" --stdio --no-children -g none \
+		--sort comm,dso 2>/dev/null | grep -E '^ +[0-9]' |
+		head -n 12 | sed "s/^/${NB_PFX:-nbench}:   /"
+	nb_say "top kernel symbols, by command:"
+	perf report -i "$NB_TMP/perf.data" --stdio --no-children -g none \
+		--sort comm,sym 2>/dev/null | grep -F '[k]' |
+		head -n 40 | sed "s/^/${NB_PFX:-nbench}:   /"
+	return $rc
+}
+
+###########################################################################
+# Results
+###########################################################################
+
+nb_result() { echo "nbench-result: $1 $2 $3"; } # label key value
+
+nb_collect() { # file
+	local tag label key val
+	while read -r tag label key val; do
+		[ "$tag" = nbench-result: ] || continue
+		[ -n "$val" ] || continue
+		NB_V[$label,$key]="${NB_V[$label,$key]:-}${NB_V[$label,$key]:+ }$val"
+	done < <(grep '^nbench-result: ' "$1")
+}
+
+nb_table_head() { # column-a column-b
+	printf '| %-32s | %9s | %9s | %7s | %7s | %-6s |\n' metric "$1" "$2" ratio target result
+	echo '|----------------------------------|----------:|----------:|--------:|--------:|--------|'
+}
+
+nb_table_row() { # label value-a value-b kind target
+	awk -v l="$1" -v a="$2" -v b="$3" -v k="$4" -v t="$5" 'BEGIN {
+		r = "n/a"; v = (t == "info") ? "(info)" : "n/a"
+		if (a != "" && b != "" && a > 0 && b > 0) {
+			x = (k == "lat") ? b / a : a / b
+			r = sprintf("%.2fx", x)
+			if (t != "info") v = (x >= t) ? "PASS" : "MISS"
+		}
+		tt = (t == "info") ? "-" : sprintf(">= %.1fx", t)
+		if (a == "") a = "n/a"; if (b == "") b = "n/a"
+		printf "| %-32s | %9s | %9s | %7s | %7s | %-6s |\n", l, a, b, r, tt, v
+	}'
+}
