@@ -12,7 +12,7 @@
 #
 # Results: host driver loaded; inner guest up; the cases; inner guest clean
 # (kernel log, no crash); host driver unloads.
-# Environment: NESTED_TIMEOUT (seconds for the nested run, default 3600:
+# Environment: NESTED_TIMEOUT (seconds for the nested run, default 2400:
 # about 25 minutes when the build machine runs nothing else).
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
@@ -23,7 +23,7 @@ fi
 # shellcheck source=selftests/nested/suite-lib.sh
 . "$ROOT/selftests/nested/suite-lib.sh"
 MD_HOST=${MD_HOST:-ours}
-export NESTED_TIMEOUT=${NESTED_TIMEOUT:-3600}
+export NESTED_TIMEOUT=${NESTED_TIMEOUT:-2400}
 . "$ROOT/selftests/multidev/suite-args.sh"
 
 nested_begin "$("$ROOT/selftests/multidev/cases.sh" --count)"
