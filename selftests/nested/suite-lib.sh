@@ -57,12 +57,32 @@ nested_bail() { # reason: fail every remaining line
 nested_host_load() { # ours|stock
 	local what rc=0
 	: >"$_log"
+	# An earlier nested suite killed by its timeout may have left its
+	# inner QEMU (which holds /dev/vhost-vsock) behind: end it first.
+	if pgrep -f 'socket,id=nested-ctl,' >/dev/null; then
+		echo "ending an inner QEMU left behind by an earlier suite:" >>"$_log"
+		pgrep -a -f 'socket,id=nested-ctl,' >>"$_log"
+		pkill -f 'socket,id=nested-ctl,'
+		for _ in $(seq 50); do
+			pgrep -f 'socket,id=nested-ctl,' >/dev/null || break
+			sleep 0.2
+		done
+		pkill -9 -f 'socket,id=nested-ctl,'
+		sleep 1
+	fi
 	if [ "$1" = stock ]; then
 		what="modprobe vhost_vsock (stock host driver)"
 		# Ours owns AF_VSOCK: the stock socket layer needs it back.
+		# (closing host sockets may hold ours for their close timeout)
 		for m in mvsock_vhost mvsock_loopback mvsock; do
+			grep -q "^$m " /proc/modules || continue
+			for _ in $(seq 30); do
+				rmmod "$m" 2>/dev/null && break
+				sleep 0.5
+			done
 			if grep -q "^$m " /proc/modules; then
-				rmmod "$m" >>"$_log" 2>&1 || rc=1
+				rmmod "$m" >>"$_log" 2>&1
+				rc=1
 			fi
 		done
 		[ $rc = 0 ] && { modprobe vhost_vsock >>"$_log" 2>&1 || rc=1; }
