@@ -8,7 +8,7 @@
 # vrelay on the virtio-serial port named "nested.ctl": the outer side
 # (selftests/nested/run-inner.sh) runs commands here and carries TCP
 # connections through it. Ends the machine (reboot -f; QEMU runs with
-# -no-reboot) when the link goes away.
+# -no-reboot) when the link goes away (a relay that crashed is restarted).
 #
 # Kernel command line parameters (the kernel hands them to us as
 # environment variables):
@@ -82,9 +82,23 @@ if [ -z "$dev" ]; then
 else
 	read -r up _ </proc/uptime
 	say "up at ${up}s, relay on $dev"
-	# shellcheck disable=SC2086 # $args is a list of options
-	vrelay -x $args "$dev"
-	say "relay exited with status $?"
+	# A relay killed by a signal (a crash) is started again, at most 3
+	# times: the outer relay re-handshakes with it (what it carried is
+	# lost) and run-inner.sh fails the run on the "relay crashed" line,
+	# but the kernel log (the crash's "segfault at" line) can still be
+	# fetched.
+	n=0
+	while :; do
+		# shellcheck disable=SC2086 # $args is a list of options
+		vrelay -x $args "$dev"
+		st=$?
+		if [ $st -le 128 ] || [ $st -ge 255 ] || [ $n -ge 3 ]; then
+			say "relay exited with status $st"
+			break
+		fi
+		n=$((n + 1))
+		say "relay crashed (status $st): starting it again"
+	done
 fi
 reboot -f
 sleep 10

@@ -15,13 +15,14 @@
 # Steps: start the destination (-incoming unix:...) with its own link,
 # monitor and pid file; connect a new outer relay to its link (before the
 # guest runs there, so the guest never sees the link's host end closed);
-# migrate; once the inner relay has answered the new one, the new relay's
-# command socket replaces NESTED_SOCK's, the source QEMU quits (its relay
-# ends with it and the new one takes over the --listen-outer ports), the
-# new monitor socket replaces NESTED_MONITOR's, and run-inner.sh's checks,
-# log copies and shutdown follow the new QEMU ($NESTED_DIR/qemu.current).
-# The inner relay drops whatever it carried when the new relay says hello:
-# no "$NESTED_EXEC" command or carried TCP connection may be in use.
+# migrate (max-bandwidth 1G, downtime-limit 1 s); once the destination
+# runs, the source QEMU quits (its relay ends with it; the new one takes
+# over the --listen-outer ports), the new monitor and command sockets
+# replace NESTED_MONITOR's and NESTED_SOCK's, and run-inner.sh's checks,
+# log copies and shutdown follow the new QEMU ($NESTED_DIR/qemu.current);
+# then wait until the inner relay has answered the new one's hello (it
+# drops whatever it carried then: no "$NESTED_EXEC" command or carried TCP
+# connection may be in use across a migration).
 #
 # Prints "ID NEWCID" for each device on stdout; progress and timings
 # ("migrate: ...") on stderr and in $NESTED_DIR/migrate.log (kept in
@@ -226,17 +227,8 @@ trap - INT TERM
 log "destination running $(( $(ms) - m0 )) ms after the migration started"
 
 # --- switch over ---
-for ((i = 0; ; i++)); do
-	[ -s "$READY" ] && break
-	if [ $i -ge 600 ] || ! kill -0 "$RELAY" 2>/dev/null; then
-		log "FAILED: the inner guest's relay did not answer on the new link (60 s); the guest runs on the new QEMU"
-		exit 1
-	fi
-	sleep 0.1
-done
-mv -f "$DST_EXEC" "$W/exec.sock"
-read -r _ up <"$READY"
-log "link to the inner guest up again $(( $(ms) - m0 )) ms after the migration started (inner uptime ${up}s)"
+# The guest runs on the destination now: the source goes whatever happens
+# next (its relay ends with it and frees the --listen-outer ports).
 "$QMON" -s "$SRC_MON" quit >/dev/null 2>&1
 for ((i = 0; i < 100; i++)); do
 	kill -0 "$SRC_PID" 2>/dev/null || break
@@ -247,8 +239,22 @@ if kill -0 "$SRC_PID" 2>/dev/null; then
 	kill -9 "$SRC_PID" 2>/dev/null
 	sleep 0.2
 fi
+# (only now: the source removes its socket files when it ends)
 mv -f "$DST_MON" "$SRC_MON"
 rm -f "$MIG"
+# Commands go to the new relay; until it has heard from the inner guest it
+# refuses them (status 255) at once instead of leaving them hanging.
+mv -f "$DST_EXEC" "$W/exec.sock"
+for ((i = 0; ; i++)); do
+	[ -s "$READY" ] && break
+	if [ $i -ge 600 ] || ! kill -0 "$RELAY" 2>/dev/null; then
+		log "FAILED: the inner guest's relay did not answer on the new link within 60 s (the guest runs on QEMU $DST_PID)"
+		exit 1
+	fi
+	sleep 0.1
+done
+read -r _ up <"$READY"
+log "link to the inner guest up again $(( $(ms) - m0 )) ms after the migration started (inner uptime ${up}s)"
 log "#$N done in $(ms) ms: QEMU $DST_PID runs the inner guest"
 for d in "${DEVS[@]}"; do
 	read -r id bus addr cid <<<"$d"

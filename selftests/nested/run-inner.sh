@@ -93,7 +93,7 @@
 #	selftests/nested/migrate.sh.
 # Exit status: the command's status, or
 #   120  the inner guest's kernel log had an oops/WARNING/BUG/... line or
-#        a bad taint
+#        a bad taint, or its relay crashed (inner-init.sh restarts it)
 #   121  the inner guest crashed or QEMU died (console log printed)
 #   122  setup failed (QEMU would not start, initramfs build failed)
 #   124  timeout (boot or command)
@@ -469,6 +469,15 @@ else
 	verdict=fail
 	say "cannot read the inner guest's kernel log"
 	console_tail
+fi
+# The inner relay restarts itself after a crash (inner-init.sh): still a
+# failure.
+crashed=$(tr -d '\r' <"$W/console.log" 2>/dev/null | grep -a '^nested-init: relay crashed' || true)
+if [ -n "$crashed" ]; then
+	verdict=fail
+	while IFS= read -r l; do say "the inner guest's relay crashed: $l"; done <<<"$crashed"
+	{ grep -a -E 'segfault|trap|general protection' "$W/dmesg.txt" 2>/dev/null || true; } |
+		sed 's/^/nested:   /' >&2
 fi
 
 # Shut the inner guest down: it ends itself when asked (reboot -f under
