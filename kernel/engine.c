@@ -278,10 +278,16 @@ static bool mvsock_rx_enqueue(struct mvsock_sock *vsk, struct sk_buff *skb)
 	return true;
 }
 
+/* How much freed space we let accumulate before telling the peer. */
+static u32 mvsock_credit_step(u32 window)
+{
+	return max(window / 4, min_t(u32, MVSOCK_MAX_PKT_LEN, window / 2));
+}
+
 /*
  * Tell the peer about freed buffer space when it may be waiting for it:
- * when its view of our free space is below one packet (or half its
- * window), or too small to reach our SO_RCVLOWAT.
+ * when a step of it has accumulated, or when its view of our free space
+ * is too small to reach our SO_RCVLOWAT.
  */
 void mvsock_update_credit_after_read(struct mvsock_sock *vsk)
 {
@@ -300,8 +306,13 @@ void mvsock_update_credit_after_read(struct mvsock_sock *vsk)
 	window = min(vsk->buf_alloc, vsk->peer_buf_alloc);
 	free_space = window > vsk->rx_bytes ? window - vsk->rx_bytes : 0;
 	peer_view = (s64)free_space - unsent;
-	/* ... and a reader waiting for SO_RCVLOWAT bytes must get them */
-	if (peer_view < min_t(u32, MVSOCK_MAX_PKT_LEN, window / 2) ||
+	/*
+	 * Report every quarter window (at least one packet, at most half
+	 * the window) that the peer does not know is free, so a fast sender
+	 * never runs dry while we read; a reader waiting for SO_RCVLOWAT
+	 * bytes must get them too.
+	 */
+	if (peer_view < (s64)window - mvsock_credit_step(window) ||
 	    peer_view < (s64)READ_ONCE(sk->sk_rcvlowat) - vsk->rx_bytes)
 		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
 }
@@ -314,16 +325,39 @@ static bool mvsock_tx_blocked_by_peer(struct mvsock_sock *vsk)
 	       (vsk->peer_shutdown & RCV_SHUTDOWN);
 }
 
+/*
+ * Ask a peer that keeps us short of credit for an update. A correct peer
+ * sends one by itself as it reads, so a blocking sender asks only once
+ * its wait has lasted MVSOCK_CREDIT_REQ_DELAY; a non-blocking one, which
+ * is not going to wait here, asks at once.
+ */
+static void mvsock_request_credit(struct mvsock_sock *vsk, u32 need)
+{
+	if (vsk->credit_requested || mvsock_peer_credit(vsk) >= need)
+		return;
+	vsk->credit_requested = true;
+	mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0);
+}
+
+static bool mvsock_wait_credit_done(struct mvsock_sock *vsk, u32 need)
+{
+	struct sock *sk = &vsk->sk;
+
+	return mvsock_tx_room(vsk) >= need || sk->sk_err ||
+	       mvsock_tx_blocked_by_peer(vsk) ||
+	       sk->sk_state != TCP_ESTABLISHED;
+}
+
 static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	unsigned long ask_at = jiffies + MVSOCK_CREDIT_REQ_DELAY;
 	struct sock *sk = &vsk->sk;
+	long slice, left;
 	int err = 0;
 
-	if (!vsk->credit_requested) {
-		vsk->credit_requested = true;
-		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0);
-	}
+	if (!*timeo)
+		mvsock_request_credit(vsk, need);
 	if (!vsk->stalled) {
 		vsk->stalled = true;
 		trace_mvsock_credit_stall(sk, true, mvsock_peer_credit(vsk));
@@ -343,10 +377,19 @@ static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 			err = sock_intr_errno(*timeo);
 			break;
 		}
-		sk_wait_event(sk, timeo,
-			      mvsock_tx_room(vsk) >= need || sk->sk_err ||
-			      mvsock_tx_blocked_by_peer(vsk) ||
-			      sk->sk_state != TCP_ESTABLISHED, &wait);
+		/* sleep in slices that end when the credit request is due */
+		slice = *timeo;
+		if (!vsk->credit_requested) {
+			left = (long)(ask_at - jiffies);
+			if (left <= 0)
+				mvsock_request_credit(vsk, need);
+			else if (left < slice)
+				slice = left;
+		}
+		left = *timeo - slice;
+		sk_wait_event(sk, &slice, mvsock_wait_credit_done(vsk, need),
+			      &wait);
+		*timeo = left + slice;
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return err;

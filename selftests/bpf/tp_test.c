@@ -156,14 +156,18 @@ static void tpx_collect(struct tpx *t, int want)
 		ring_buffer__poll(t->rb, 50);
 }
 
-/* Wait for one event of @kind (already collected or coming). */
-static bool tpx_wait_kind(struct tpx *t, enum tp_kind kind, long ms)
+/*
+ * Wait for one event of @kind (already collected or coming); for packet
+ * events, @op >= 0 also asks for that virtio-vsock op.
+ */
+static bool tpx_wait_kind(struct tpx *t, enum tp_kind kind, int op, long ms)
 {
 	long deadline = kt_now_ms() + ms;
 
 	for (;;) {
 		for (int i = 0; i < t->nev; i++)
-			if (t->ev[i].kind == (__u32)kind)
+			if (t->ev[i].kind == (__u32)kind &&
+			    (op < 0 || t->ev[i].pkt.op == op))
 				return true;
 		if (kt_now_ms() >= deadline)
 			return false;
@@ -999,9 +1003,11 @@ static void *sender_fn(void *arg)
 
 /*
  * Credit: S advertises 4096 bytes (the listener's buffer size); C sends
- * 6144 in one call: 4096 go out, C asks for credit and stalls; S reads
- * 4096 (after the stall event was seen), its CREDIT_UPDATE lets C send
- * the last 2048 and the stall ends with 2048 bytes of credit left.
+ * 6144 in one call: 4096 go out and C stalls; as S does not read, C asks
+ * for credit once its wait has lasted a while (S answers with a
+ * CREDIT_UPDATE that gives nothing); then S reads 4096, its CREDIT_UPDATE
+ * lets C send the last 2048 and the stall ends with 2048 bytes of credit
+ * left.
  */
 static int t_credit_stall(const struct kt_case *tc)
 {
@@ -1030,8 +1036,9 @@ static int t_credit_stall(const struct kt_case *tc)
 
 	snd = (struct sender){ .fd = c, .len = 6144 };
 	KT_ASSERT(!pthread_create(&th, NULL, sender_fn, &snd), "pthread_create");
-	if (!tpx_wait_kind(&t, TP_CREDIT_STALL, 10000)) {
-		kt_diag("no credit stall event within 10 s");
+	if (!tpx_wait_kind(&t, TP_CREDIT_STALL, -1, 10000) ||
+	    !tpx_wait_kind(&t, TP_PKT_RX, OP_CREDIT_UPDATE, 10000)) {
+		kt_diag("no credit stall, or no answer to a credit request, within 10 s");
 		shutdown(c, SHUT_RDWR);
 		read_all(s, 6144);
 		pthread_join(th, NULL);
@@ -1063,11 +1070,11 @@ static int t_credit_stall(const struct kt_case *tc)
 		   ST_ESTABLISHED);
 	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_RW,
 			 .len = 4096, .buf_alloc = BUF_DEF));
+	want_stall(&x, 'C', Cp, 1, P, true, 0);
 	want_pair(&x, LO(.src_port = Cp, .dst_port = P,
 			 .op = OP_CREDIT_REQUEST, .buf_alloc = BUF_DEF));
 	want_pair_nested(&x, LO(.src_port = P, .dst_port = Cp,
 				.op = OP_CREDIT_UPDATE, .buf_alloc = 4096));
-	want_stall(&x, 'C', Cp, 1, P, true, 0);
 	want_pair(&x, LO(.src_port = P, .dst_port = Cp,
 			 .op = OP_CREDIT_UPDATE, .buf_alloc = 4096,
 			 .fwd_cnt = 4096));
