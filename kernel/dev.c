@@ -189,6 +189,7 @@ int mvsock_dev_register(struct mvsock_dev *dev)
  */
 int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid)
 {
+	u32 old = dev->cid;
 	int err = 0;
 
 	mutex_lock(&mvsock_dev_lock);
@@ -198,10 +199,9 @@ int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid)
 		WRITE_ONCE(dev->cid, cid);
 	mutex_unlock(&mvsock_dev_lock);
 	synchronize_rcu();
+	trace_mvsock_dev_cid(dev, old, cid, err);
 	/* the peer forgot our connections either way */
 	mvsock_dev_reset_socks(dev);
-	if (!err)
-		trace_mvsock_dev_add(dev);
 	return err;
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_set_cid);
@@ -231,6 +231,8 @@ void mvsock_dev_unregister(struct mvsock_dev *dev)
 	mutex_lock(&mvsock_dev_lock);
 	WRITE_ONCE(dev->dead, true);
 	list_del_rcu(&dev->node);
+	/* is_default: whether it was the default when it went */
+	trace_mvsock_dev_remove(dev);
 	if (dev->is_default) {
 		dev->is_default = false;
 		/* the administrator's choice went away with it */
@@ -243,7 +245,6 @@ void mvsock_dev_unregister(struct mvsock_dev *dev)
 	}
 	mutex_unlock(&mvsock_dev_lock);
 	synchronize_rcu();
-	trace_mvsock_dev_remove(dev);
 	mvsock_dev_reset_socks(dev);
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_unregister);
@@ -420,7 +421,8 @@ int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 	if (dev && bpf == 0)
 		reason = MVSOCK_ROUTE_BPF;
 	trace_mvsock_route(&vsk->sk, remote_cid, dev,
-			   mvsock_route_reason[dev ? reason : MVSOCK_ROUTE_NODEV]);
+			   mvsock_route_reason[dev ? reason : MVSOCK_ROUTE_NODEV],
+			   remote->svm_port);
 	if (bpf <= 0)
 		trace_mvsock_policy(&vsk->sk, remote_cid, remote->svm_port,
 				    vsk->local.svm_port, "route", bpf,

@@ -126,6 +126,11 @@ static void mvsock_fill_hdr(struct sk_buff *skb, struct mvsock_sock *vsk,
 	vsk->last_buf_alloc = vsk->buf_alloc;
 }
 
+static void mvsock_trace_queued(struct mvsock_dev *dev, int depth)
+{
+	trace_mvsock_queue(dev, MVSOCK_Q_QUEUED, depth);
+}
+
 /*
  * Hand @skb to @dev. The RCU read section pairs with the synchronize_rcu()
  * in mvsock_dev_unregister(): once that returns, no send_pkt call into the
@@ -147,7 +152,10 @@ static int mvsock_xmit(struct mvsock_dev *dev, struct sk_buff *skb)
 	MVSOCK_STAT(dev, tx_bytes, cb->len);
 	if (cb->op == VIRTIO_VSOCK_OP_RST)
 		MVSOCK_STAT(dev, rst_sent, 1);
-	atomic_inc(&dev->queued);
+	/* for mvsock_pkt_done's latency; only while someone listens */
+	skb->tstamp = trace_mvsock_pkt_done_enabled() ?
+		      ns_to_ktime(ktime_get_ns()) : 0;
+	mvsock_trace_queued(dev, atomic_inc_return(&dev->queued));
 	ret = dev->ops->send_pkt(dev, skb);
 	rcu_read_unlock();
 	return ret;
@@ -162,6 +170,20 @@ static struct sk_buff *mvsock_alloc_hdr_skb(u32 payload, gfp_t gfp)
 		return NULL;
 	skb_put(skb, MVSOCK_HDR_LEN);
 	return skb;
+}
+
+/* An explicit credit packet of @vsk's, sent (@rx false) or received. */
+static void mvsock_trace_credit(struct mvsock_sock *vsk, u16 op, bool rx,
+				u32 buf_alloc, u32 fwd_cnt)
+{
+	struct sock *sk = &vsk->sk;
+
+	if (op == VIRTIO_VSOCK_OP_CREDIT_UPDATE)
+		trace_mvsock_credit_update(sk, rx, buf_alloc, fwd_cnt,
+					   mvsock_peer_credit(vsk));
+	else if (op == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+		trace_mvsock_credit_request(sk, rx, buf_alloc, fwd_cnt,
+					    mvsock_peer_credit(vsk));
 }
 
 /* Send a packet without payload on @vsk's connection. */
@@ -180,6 +202,7 @@ int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags)
 	mvsock_fill_hdr(skb, vsk, op, flags, 0);
 	if (op == VIRTIO_VSOCK_OP_RST)
 		vsk->rst_sent = true;
+	mvsock_trace_credit(vsk, op, false, vsk->buf_alloc, vsk->fwd_cnt);
 	return mvsock_xmit(vsk->dev, skb);
 }
 
@@ -255,6 +278,9 @@ static bool mvsock_rx_enqueue(struct mvsock_sock *vsk, struct sk_buff *skb)
 	if (vsk->sk.sk_type == SOCK_SEQPACKET &&
 	    (cb->flags & VIRTIO_VSOCK_SEQ_EOM))
 		vsk->msg_count++;
+	/* for mvsock_deliver's queue_ns; a merged payload keeps the first's */
+	skb->tstamp = trace_mvsock_deliver_enabled() ?
+		      ns_to_ktime(ktime_get_ns()) : 0;
 
 	last = skb_peek_tail(&vsk->rxq);
 	if (last && cb->len <= MVSOCK_MERGE_LEN && !skb_is_nonlinear(last) &&
@@ -348,6 +374,14 @@ static bool mvsock_wait_credit_done(struct mvsock_sock *vsk, u32 need)
 	       sk->sk_state != TCP_ESTABLISHED;
 }
 
+/* A stalled sender can send again, or its connection is over. */
+static void mvsock_stall_end(struct mvsock_sock *vsk)
+{
+	vsk->stalled = false;
+	trace_mvsock_credit_stall(&vsk->sk, false, mvsock_peer_credit(vsk),
+				  ktime_get_ns() - vsk->stall_start);
+}
+
 static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
@@ -360,7 +394,8 @@ static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 		mvsock_request_credit(vsk, need);
 	if (!vsk->stalled) {
 		vsk->stalled = true;
-		trace_mvsock_credit_stall(sk, true, mvsock_peer_credit(vsk));
+		vsk->stall_start = ktime_get_ns();
+		trace_mvsock_credit_stall(sk, true, mvsock_peer_credit(vsk), 0);
 	}
 	add_wait_queue(sk_sleep(sk), &wait);
 	while (mvsock_tx_room(vsk) < need) {
@@ -571,10 +606,8 @@ ssize_t mvsock_send_data(struct mvsock_sock *vsk, struct msghdr *msg,
 			break;
 		sent += chunk;
 	} while (sent < len);
-	if (vsk->stalled && mvsock_peer_credit(vsk)) {
-		vsk->stalled = false;
-		trace_mvsock_credit_stall(sk, false, mvsock_peer_credit(vsk));
-	}
+	if (vsk->stalled && mvsock_peer_credit(vsk))
+		mvsock_stall_end(vsk);
 	if (uarg) {
 		if (!sent)
 			net_zcopy_put_abort(uarg, true);
@@ -721,6 +754,49 @@ static int mvsock_wait_data(struct mvsock_sock *vsk, long *timeo, u32 need)
 	return err;
 }
 
+/* When the oldest byte still queued was queued (0: not recorded). */
+static u64 mvsock_rx_head_ns(struct mvsock_sock *vsk)
+{
+	struct sk_buff *skb = skb_peek(&vsk->rxq);
+
+	return skb ? ktime_to_ns(skb->tstamp) : 0;
+}
+
+/* recvmsg() took @len bytes that were queued since @queued_at. */
+static void mvsock_trace_deliver(struct mvsock_sock *vsk, size_t len,
+				 u64 queued_at)
+{
+	u64 now;
+
+	if (!trace_mvsock_deliver_enabled())
+		return;
+	now = ktime_get_ns();
+	trace_mvsock_deliver(&vsk->sk, len,
+			     queued_at && now > queued_at ? now - queued_at : 0,
+			     vsk->rx_bytes);
+}
+
+static ssize_t mvsock_seq_recv(struct mvsock_sock *vsk, struct msghdr *msg,
+			       size_t len, int flags, long *timeo)
+{
+	u64 queued_at;
+	ssize_t n;
+	int err;
+
+	err = mvsock_wait_data(vsk, timeo, 1);
+	if (err)
+		return err == 1 ? 0 : err;
+	queued_at = mvsock_rx_head_ns(vsk);
+	n = mvsock_seq_dequeue(vsk, msg, len, flags);
+	if (!(flags & MSG_PEEK)) {
+		mvsock_update_credit_after_read(vsk);
+		if (n >= 0)
+			mvsock_trace_deliver(vsk, min_t(size_t, n, len),
+					     queued_at);
+	}
+	return n;
+}
+
 /* recvmsg() body for connected sockets; lock_sock held. */
 ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
 			 size_t len, int flags)
@@ -729,18 +805,12 @@ ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
 	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	int target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
 	size_t copied = 0;
-	ssize_t n;
+	u64 queued_at = 0;
+	ssize_t n = 0;
 	int err;
 
-	if (sk->sk_type == SOCK_SEQPACKET) {
-		err = mvsock_wait_data(vsk, &timeo, 1);
-		if (err)
-			return err == 1 ? 0 : err;
-		n = mvsock_seq_dequeue(vsk, msg, len, flags);
-		if (!(flags & MSG_PEEK))
-			mvsock_update_credit_after_read(vsk);
-		return n;
-	}
+	if (sk->sk_type == SOCK_SEQPACKET)
+		return mvsock_seq_recv(vsk, msg, len, flags, &timeo);
 	if (!len)
 		return 0;
 	while (copied < len) {
@@ -756,16 +826,22 @@ ssize_t mvsock_recv_data(struct mvsock_sock *vsk, struct msghdr *msg,
 			break;
 		if (err)
 			return err;
+		if (!copied)
+			queued_at = mvsock_rx_head_ns(vsk);
 		n = mvsock_stream_dequeue(vsk, msg, len - copied,
 					  flags & MSG_PEEK);
 		if (n < 0)
-			return copied ? copied : n;
+			break;
 		copied += n;
 		if (!(flags & MSG_PEEK))
 			mvsock_update_credit_after_read(vsk);
 		if ((flags & MSG_PEEK) || copied >= target)
 			break;
 	}
+	if (!copied)
+		return n < 0 ? n : 0;
+	if (!(flags & MSG_PEEK))
+		mvsock_trace_deliver(vsk, copied, queued_at);
 	return copied;
 }
 
@@ -847,6 +923,8 @@ void mvsock_finish_close(struct sock *sk)
 		sock_put(sk);	/* the work's reference */
 	}
 	sock_set_flag(sk, SOCK_DONE);
+	if (vsk->stalled)
+		mvsock_stall_end(vsk);
 	mvsock_set_state(sk, TCP_CLOSE);
 	mvsock_remove_connected(vsk);
 }
@@ -1097,8 +1175,12 @@ static void mvsock_rx_connected(struct sock *sk, struct mvsock_dev *dev,
 		mvsock_wake(sk, MVSOCK_WAKE_DATA);
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+		mvsock_trace_credit(vsk, cb->op, true, cb->buf_alloc,
+				    cb->fwd_cnt);
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+		mvsock_trace_credit(vsk, cb->op, true, cb->buf_alloc,
+				    cb->fwd_cnt);
 		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
 		break;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
@@ -1238,6 +1320,8 @@ static bool mvsock_rx(struct mvsock_dev *dev, struct sk_buff *skb, bool try)
 	u8 wake = 0;
 
 	if (READ_ONCE(dev->dead) || !mvsock_parse(dev, skb)) {
+		if (try)
+			mvsock_dev_tx_done(dev, 1);
 		MVSOCK_STAT(dev, rx_bad, 1);
 		kfree_skb(skb);
 		return true;
@@ -1254,6 +1338,9 @@ static bool mvsock_rx(struct mvsock_dev *dev, struct sk_buff *skb, bool try)
 		if (!try)
 			bh_lock_sock(sk);
 	}
+	/* taken: a synchronous sender's device is done with it */
+	if (try)
+		mvsock_dev_tx_complete(dev, skb);
 	trace_mvsock_pkt_rx(dev, skb);
 	MVSOCK_STAT(dev, rx_pkts, 1);
 	MVSOCK_STAT(dev, rx_bytes, cb->len);
@@ -1303,7 +1390,9 @@ EXPORT_SYMBOL_GPL(mvsock_rx_pkt);
 /*
  * For transports that deliver synchronously (loopback): a packet sent
  * from the receive path of another socket. Returns false, skb untouched,
- * when the destination socket's spinlock is busy.
+ * when the destination socket's spinlock is busy. Once taken, the packet
+ * counts as done on @dev (mvsock_dev_tx_complete(), before its pkt_rx
+ * event) or, when malformed, as dropped.
  */
 bool mvsock_rx_pkt_try(struct mvsock_dev *dev, struct sk_buff *skb)
 {
@@ -1322,12 +1411,39 @@ int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
-/* Called by transports when they handed @n packets to their peer. */
+/*
+ * Called by transports for @n packets they dropped (or, without the
+ * packet at hand, handed to their peer): they no longer count as queued.
+ */
 void mvsock_dev_tx_done(struct mvsock_dev *dev, int n)
 {
-	atomic_sub(n, &dev->queued);
+	mvsock_trace_queued(dev, atomic_sub_return(n, &dev->queued));
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_tx_done);
+
+/*
+ * Called by transports when the device is done with @skb (handed to the
+ * peer, or its tx buffer came back), before they free it; skb->cb must
+ * still be as mvsock_xmit() left it.
+ */
+void mvsock_dev_tx_complete(struct mvsock_dev *dev, struct sk_buff *skb)
+{
+	u64 sent = ktime_to_ns(skb->tstamp), now;
+
+	mvsock_dev_tx_done(dev, 1);
+	if (!trace_mvsock_pkt_done_enabled())
+		return;
+	now = ktime_get_ns();
+	trace_mvsock_pkt_done(dev, skb, sent && now > sent ? now - sent : 0);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_tx_complete);
+
+/* A driver's own queue (enum mvsock_queue_kind) has a new depth. */
+void mvsock_dev_trace_queue(struct mvsock_dev *dev, u32 kind, u32 depth)
+{
+	trace_mvsock_queue(dev, kind, depth);
+}
+EXPORT_SYMBOL_GPL(mvsock_dev_trace_queue);
 
 static void mvsock_dev_reset_one(struct sock *sk, void *arg)
 {

@@ -51,18 +51,17 @@ static bool mvsock_lo_deliver(struct mvsock_lo *lo, struct sk_buff *skb)
 	bool done;
 
 	if (!in_softirq() && !in_hardirq() && !irqs_disabled()) {
-		mvsock_dev_tx_done(lo->dev, 1);
+		mvsock_dev_tx_complete(lo->dev, skb);
 		mvsock_rx_pkt(lo->dev, skb);
 		return true;
 	}
 	if (!nested_delivery || in_hardirq() || irqs_disabled() ||
 	    this_cpu_read(mvsock_lo_depth) >= MVSOCK_LO_MAX_DEPTH)
 		return false;
+	/* taken, it counts as done before the receiver runs */
 	this_cpu_inc(mvsock_lo_depth);
 	done = mvsock_rx_pkt_try(lo->dev, skb);
 	this_cpu_dec(mvsock_lo_depth);
-	if (done)
-		mvsock_dev_tx_done(lo->dev, 1);
 	return done;
 }
 
@@ -100,7 +99,7 @@ static void mvsock_lo_work(struct work_struct *work)
 		if (skb_queue_empty(&batch))
 			break;
 		while ((skb = __skb_dequeue(&batch))) {
-			mvsock_dev_tx_done(lo->dev, 1);
+			mvsock_dev_tx_complete(lo->dev, skb);
 			mvsock_rx_pkt(lo->dev, skb);
 		}
 		cond_resched();

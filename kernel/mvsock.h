@@ -160,6 +160,7 @@ struct mvsock_sock {
 	u32 peer_fwd_cnt;
 	bool credit_requested;
 	bool stalled;
+	u64 stall_start;	/* ktime_get_ns() when the stall began */
 
 	bool rst_sent;
 	bool close_pending;
@@ -182,6 +183,12 @@ static inline struct sock *mvsock_to_sk(struct mvsock_sock *vsk)
 	return &vsk->sk;
 }
 
+/* The socket's device for the tracepoints: -1 before it has one. */
+static inline s32 mvsock_sk_dev_id(const struct mvsock_sock *vsk)
+{
+	return vsk->dev ? (s32)vsk->dev->id : -1;
+}
+
 #define MVSOCK_WAKE_STATE	BIT(0)
 #define MVSOCK_WAKE_DATA	BIT(1)
 #define MVSOCK_WAKE_SPACE	BIT(2)
@@ -189,7 +196,12 @@ static inline struct sock *mvsock_to_sk(struct mvsock_sock *vsk)
 
 #define MVSOCK_F_REAPED	0	/* unhashed for a reused 4-tuple: stay quiet */
 
-/* Per-packet control block: parsed header in host order. */
+/*
+ * Per-packet control block: parsed header in host order. It fills all 48
+ * bytes of skb->cb; the tracepoints' timestamps live in skb->tstamp
+ * (ktime_get_ns(), 0 = not taken): on tx when the packet was handed to
+ * its device, on rx when it was queued on the socket.
+ */
 struct mvsock_cb {
 	struct mvsock_dev *dev;	/* receive side: device it came from */
 	u32 src_cid;
@@ -260,6 +272,17 @@ int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		 struct mvsock_dev **out);
 u32 mvsock_dev_src_cid(struct mvsock_dev *dev);
 void mvsock_dev_tx_done(struct mvsock_dev *dev, int n);
+void mvsock_dev_tx_complete(struct mvsock_dev *dev, struct sk_buff *skb);
+
+/* the queues of mvsock_queue events (docs/tracepoints.md) */
+enum mvsock_queue_kind {
+	MVSOCK_Q_QUEUED,	/* core: handed to the device, not yet done */
+	MVSOCK_Q_TX_PENDING,	/* driver: waiting for the ring */
+	MVSOCK_Q_RX_POSTED,	/* driver: rx buffers posted to the device */
+	MVSOCK_Q_TX_INFLIGHT,	/* driver: tx descriptors the device holds */
+};
+
+void mvsock_dev_trace_queue(struct mvsock_dev *dev, u32 kind, u32 depth);
 int mvsock_list_cids(void __user *arg);
 void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val);
 void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out);

@@ -53,6 +53,7 @@ struct mvh {
 	struct sk_buff_head sendq;
 	struct vhost_work send_work;
 	atomic_t replies;	/* control packets waiting in sendq */
+	u32 pending_seen;	/* sendq length last traced; rx vq mutex */
 	atomic64_t bad_desc;	/* descriptor chains we could not use */
 };
 
@@ -77,7 +78,7 @@ static void mvh_sent(struct mvh *h, struct sk_buff *skb, bool *restart_tx)
 	if (mvsock_reply_done(&h->replies, MVSOCK_VHOST_MAX_REPLIES, skb))
 		*restart_tx = true;
 	if (h->dev)	/* stable: we hold the rx vq mutex */
-		mvsock_dev_tx_done(h->dev, 1);
+		mvsock_dev_tx_complete(h->dev, skb);
 	consume_skb(skb);
 }
 
@@ -106,6 +107,17 @@ static int mvh_copy_to_guest(struct sk_buff *skb, struct iov_iter *it,
 		return -EFAULT;
 	cb->offset += n;
 	return sizeof(hdr) + n;
+}
+
+/* Trace the packets waiting for guest rx buffers when that changed. */
+static void mvh_trace_pending(struct mvh *h)
+{
+	u32 n = skb_queue_len(&h->sendq);
+
+	if (!h->dev || n == h->pending_seen)
+		return;
+	h->pending_seen = n;
+	mvsock_dev_trace_queue(h->dev, MVSOCK_Q_TX_PENDING, n);
 }
 
 static void mvh_do_send(struct mvh *h)
@@ -168,6 +180,7 @@ static void mvh_do_send(struct mvh *h)
 	} while (likely(!vhost_exceeds_weight(vq, ++pkts, total)));
 	if (added)
 		vhost_signal(&h->vdev, vq);
+	mvh_trace_pending(h);
 out:
 	mutex_unlock(&vq->mutex);
 	if (restart_tx)
@@ -316,6 +329,7 @@ static struct mvsock_dev *mvh_swap_dev(struct mvh *h, struct mvsock_dev *dev)
 	mutex_lock(&h->vqs[MVSOCK_VHOST_TXQ].mutex);
 	old = h->dev;
 	WRITE_ONCE(h->dev, dev);
+	h->pending_seen = 0;
 	mutex_unlock(&h->vqs[MVSOCK_VHOST_TXQ].mutex);
 	mutex_unlock(&h->vqs[MVSOCK_VHOST_RXQ].mutex);
 	return old;

@@ -38,6 +38,7 @@ struct mvg {
 	struct mutex tx_lock;	/* guards the tx vq */
 	struct sk_buff_head sendq;	/* sendq.lock guards the queue */
 	atomic_t replies;	/* control packets queued or in the tx vq */
+	int tx_inflight;	/* skbs in the tx vq; tx_lock */
 	struct work_struct tx_work;
 
 	struct mutex event_lock;	/* guards the event vq */
@@ -45,7 +46,18 @@ struct mvg {
 	struct work_struct event_work;
 
 	bool running;	/* false once removal began (under all three locks) */
+	/* queue depths last traced: rx_lock for RX_POSTED, else tx_lock */
+	u32 q_seen[MVSOCK_Q_TX_INFLIGHT + 1];
 };
+
+/* Trace a queue's depth (enum mvsock_queue_kind) when it changed. */
+static void mvg_trace_queue(struct mvg *g, u32 kind, u32 depth)
+{
+	if (g->q_seen[kind] == depth)
+		return;
+	g->q_seen[kind] = depth;
+	mvsock_dev_trace_queue(g->dev, kind, depth);
+}
 
 /* ---- tx --------------------------------------------------------------- */
 
@@ -70,7 +82,8 @@ static void mvg_tx_reclaim(struct mvg *g, bool *restart_rx)
 	while ((skb = virtqueue_get_buf(g->vqs[MVG_TX], &len))) {
 		if (mvsock_reply_done(&g->replies, MVG_MAX_REPLIES, skb))
 			*restart_rx = true;
-		mvsock_dev_tx_done(g->dev, 1);
+		g->tx_inflight--;
+		mvsock_dev_tx_complete(g->dev, skb);
 		consume_skb(skb);
 	}
 }
@@ -117,10 +130,13 @@ static void mvg_tx_work(struct work_struct *work)
 			kfree_skb(skb);
 			continue;
 		}
+		g->tx_inflight++;
 		kick = true;
 	}
 	if (kick)
 		virtqueue_kick(g->vqs[MVG_TX]);
+	mvg_trace_queue(g, MVSOCK_Q_TX_PENDING, skb_queue_len(&g->sendq));
+	mvg_trace_queue(g, MVSOCK_Q_TX_INFLIGHT, g->tx_inflight);
 out:
 	mutex_unlock(&g->tx_lock);
 	if (restart_rx)
@@ -155,6 +171,7 @@ static void mvg_rx_fill(struct mvg *g)
 		g->rx_bufs++;
 	}
 	virtqueue_kick(vq);
+	mvg_trace_queue(g, MVSOCK_Q_RX_POSTED, g->rx_bufs);
 }
 
 static void mvg_rx_work(struct work_struct *work)
@@ -187,6 +204,7 @@ static void mvg_rx_work(struct work_struct *work)
 		}
 	} while (!virtqueue_enable_cb(vq));
 refill:
+	mvg_trace_queue(g, MVSOCK_Q_RX_POSTED, g->rx_bufs);
 	mvg_rx_fill(g);
 out:
 	mutex_unlock(&g->rx_lock);
@@ -309,6 +327,7 @@ static void mvg_drain(struct mvg *g)
 	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_RX])))
 		kfree_skb(buf);
 	while ((buf = virtqueue_detach_unused_buf(g->vqs[MVG_TX]))) {
+		g->tx_inflight--;
 		mvsock_dev_tx_done(g->dev, 1);
 		kfree_skb(buf);
 	}

@@ -25,16 +25,20 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by tp_test before load. port_hi == 0: keep everything. */
 const volatile __u32 port_lo = 0;
 const volatile __u32 port_hi = 0;
-/* route events carry no port: keep those of this process (0: all) */
-const volatile __u32 route_tgid = 0;
+/* queue events carry no port: keep those of this device (-1: none);
+ * tp_test changes it after load
+ */
+__s32 queue_dev = -1;
 
 /* every event, unfiltered: compared with perf's counts */
 __u64 hits[TP_NR] = {};
 /* the same from the tp_btf programs */
 __u64 btf_hits[TP_NR] = {};
-/* tp_btf, packets of our ports: count and payload bytes from the header */
-__u64 btf_pkts[2] = {};
-__u64 btf_bytes[2] = {};
+/* tp_btf, packets of our ports (tx, rx, done): count and payload bytes
+ * from the header
+ */
+__u64 btf_pkts[3] = {};
+__u64 btf_bytes[3] = {};
 /* events we kept but could not put in the ring buffer */
 __u64 ring_drops = 0;
 __u32 seq = 0;
@@ -111,22 +115,35 @@ int tp_pkt_rx(struct trace_event_raw_mvsock_pkt_class *ctx)
 	return on_pkt(ctx, TP_PKT_RX);
 }
 
+/*
+ * A socket event of one of our ports: counted, and a ring buffer entry
+ * with the shared socket fields filled in (NULL: not ours or no room).
+ */
+#define SK_EV(ctx, kind, member)					\
+({									\
+	struct tp_event *__e = NULL;					\
+									\
+	__sync_fetch_and_add(&hits[kind], 1);				\
+	if (port_ours((ctx)->local_port) || port_ours((ctx)->remote_port)) \
+		__e = ev_new(kind);					\
+	if (__e) {							\
+		__e->skaddr = (__u64)(ctx)->skaddr;			\
+		__e->member.sk.dev_id = (ctx)->dev_id;			\
+		__e->member.sk.local_cid = (ctx)->local_cid;		\
+		__e->member.sk.local_port = (ctx)->local_port;		\
+		__e->member.sk.remote_cid = (ctx)->remote_cid;		\
+		__e->member.sk.remote_port = (ctx)->remote_port;	\
+	}								\
+	__e;								\
+})
+
 SEC("tp/mvsock/mvsock_sock_state")
 int tp_sock_state(struct trace_event_raw_mvsock_sock_state *ctx)
 {
-	struct tp_event *e;
+	struct tp_event *e = SK_EV(ctx, TP_SOCK_STATE, state);
 
-	__sync_fetch_and_add(&hits[TP_SOCK_STATE], 1);
-	if (!port_ours(ctx->local_port) && !port_ours(ctx->remote_port))
-		return 1;
-	e = ev_new(TP_SOCK_STATE);
 	if (!e)
 		return 1;
-	e->skaddr = (__u64)ctx->skaddr;
-	e->state.local_cid = ctx->local_cid;
-	e->state.local_port = ctx->local_port;
-	e->state.remote_cid = ctx->remote_cid;
-	e->state.remote_port = ctx->remote_port;
 	e->state.type = ctx->type;
 	e->state.old_state = ctx->old_state;
 	e->state.new_state = ctx->new_state;
@@ -140,14 +157,16 @@ int tp_route(struct trace_event_raw_mvsock_route *ctx)
 	struct tp_event *e;
 
 	__sync_fetch_and_add(&hits[TP_ROUTE], 1);
-	if (route_tgid && (bpf_get_current_pid_tgid() >> 32) != route_tgid)
+	if (!port_ours(ctx->local_port) && !port_ours(ctx->remote_port))
 		return 1;
 	e = ev_new(TP_ROUTE);
 	if (!e)
 		return 1;
 	e->skaddr = (__u64)ctx->skaddr;
 	e->route.local_cid = ctx->local_cid;
+	e->route.local_port = ctx->local_port;
 	e->route.remote_cid = ctx->remote_cid;
+	e->route.remote_port = ctx->remote_port;
 	e->route.dev_id = ctx->dev_id;
 	read_loc_str(e->route.reason, ctx, ctx->__data_loc_reason);
 	bpf_ringbuf_submit(e, 0);
@@ -190,23 +209,120 @@ int tp_dev_default(struct trace_event_raw_mvsock_dev_class *ctx)
 	return on_dev(ctx, TP_DEV_DEFAULT);
 }
 
-SEC("tp/mvsock/mvsock_credit_stall")
-int tp_credit_stall(struct trace_event_raw_mvsock_credit_stall *ctx)
+SEC("tp/mvsock/mvsock_dev_cid")
+int tp_dev_cid(struct trace_event_raw_mvsock_dev_cid *ctx)
 {
 	struct tp_event *e;
 
-	__sync_fetch_and_add(&hits[TP_CREDIT_STALL], 1);
-	if (!port_ours(ctx->local_port) && !port_ours(ctx->remote_port))
-		return 1;
-	e = ev_new(TP_CREDIT_STALL);
+	__sync_fetch_and_add(&hits[TP_DEV_CID], 1);
+	e = ev_new(TP_DEV_CID);
 	if (!e)
 		return 1;
-	e->skaddr = (__u64)ctx->skaddr;
-	e->stall.local_port = ctx->local_port;
-	e->stall.remote_cid = ctx->remote_cid;
-	e->stall.remote_port = ctx->remote_port;
+	e->dev.dev_id = ctx->dev_id;
+	e->dev.role = ctx->role;
+	e->dev.cid = ctx->new_cid;
+	e->dev.old_cid = ctx->old_cid;
+	e->dev.err = ctx->err;
+	e->dev.is_default = ctx->is_default;
+	bpf_probe_read_kernel_str(e->dev.name, sizeof(e->dev.name), ctx->name);
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+SEC("tp/mvsock/mvsock_credit_stall")
+int tp_credit_stall(struct trace_event_raw_mvsock_credit_stall *ctx)
+{
+	struct tp_event *e = SK_EV(ctx, TP_CREDIT_STALL, stall);
+
+	if (!e)
+		return 1;
+	e->ns = ctx->duration_ns;
 	e->stall.begin = ctx->begin;
 	e->stall.credit = ctx->credit;
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+static __always_inline int on_credit(struct trace_event_raw_mvsock_credit_class *ctx,
+				     enum tp_kind kind)
+{
+	struct tp_event *e = SK_EV(ctx, kind, credit);
+
+	if (!e)
+		return 1;
+	e->credit.rx = ctx->rx;
+	e->credit.buf_alloc = ctx->buf_alloc;
+	e->credit.fwd_cnt = ctx->fwd_cnt;
+	e->credit.peer_credit = ctx->peer_credit;
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+SEC("tp/mvsock/mvsock_credit_update")
+int tp_credit_update(struct trace_event_raw_mvsock_credit_class *ctx)
+{
+	return on_credit(ctx, TP_CREDIT_UPDATE);
+}
+
+SEC("tp/mvsock/mvsock_credit_request")
+int tp_credit_request(struct trace_event_raw_mvsock_credit_class *ctx)
+{
+	return on_credit(ctx, TP_CREDIT_REQUEST);
+}
+
+SEC("tp/mvsock/mvsock_queue")
+int tp_queue(struct trace_event_raw_mvsock_queue *ctx)
+{
+	struct tp_event *e;
+
+	__sync_fetch_and_add(&hits[TP_QUEUE], 1);
+	if ((__s32)ctx->dev_id != queue_dev)
+		return 1;
+	e = ev_new(TP_QUEUE);
+	if (!e)
+		return 1;
+	e->queue.dev_id = ctx->dev_id;
+	e->queue.kind = ctx->kind;
+	e->queue.depth = ctx->depth;
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+SEC("tp/mvsock/mvsock_pkt_done")
+int tp_pkt_done(struct trace_event_raw_mvsock_pkt_done *ctx)
+{
+	struct tp_event *e;
+
+	__sync_fetch_and_add(&hits[TP_PKT_DONE], 1);
+	if (!port_ours(ctx->src_port) && !port_ours(ctx->dst_port))
+		return 1;
+	e = ev_new(TP_PKT_DONE);
+	if (!e)
+		return 1;
+	e->ns = ctx->latency_ns;
+	e->done.dev_id = ctx->dev_id;
+	e->done.src_cid = ctx->src_cid;
+	e->done.src_port = ctx->src_port;
+	e->done.dst_cid = ctx->dst_cid;
+	e->done.dst_port = ctx->dst_port;
+	e->done.type = ctx->type;
+	e->done.op = ctx->op;
+	e->done.len = ctx->len;
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+SEC("tp/mvsock/mvsock_deliver")
+int tp_deliver(struct trace_event_raw_mvsock_deliver *ctx)
+{
+	struct tp_event *e = SK_EV(ctx, TP_DELIVER, deliver);
+
+	if (!e)
+		return 1;
+	e->ns = ctx->queue_ns;
+	e->deliver.type = ctx->type;
+	e->deliver.len = ctx->len;
+	e->deliver.left = ctx->left;
 	bpf_ringbuf_submit(e, 0);
 	return 1;
 }
@@ -227,6 +343,8 @@ int tp_policy(struct trace_event_raw_mvsock_policy *ctx)
 	e->policy.peer_port = ctx->peer_port;
 	e->policy.local_port = ctx->local_port;
 	e->policy.verdict = ctx->verdict;
+	e->policy.dev_id = ctx->dev_id;
+	e->policy.local_cid = ctx->local_cid;
 	read_loc_str(e->policy.hook, ctx, ctx->__data_loc_hook);
 	bpf_ringbuf_submit(e, 0);
 	return 1;
@@ -275,6 +393,16 @@ int BPF_PROG(btf_pkt_rx, const struct mvsock_dev *dev, struct sk_buff *skb)
 	return 0;
 }
 
+/* the device is done with the skb: its header is still at skb->data */
+SEC("tp_btf/mvsock_pkt_done")
+int BPF_PROG(btf_pkt_done, const struct mvsock_dev *dev, struct sk_buff *skb,
+	     u64 latency_ns)
+{
+	__sync_fetch_and_add(&btf_hits[TP_PKT_DONE], 1);
+	btf_pkt(skb, 2);
+	return 0;
+}
+
 #define BTF_COUNT(tp, kind)				\
 SEC("tp_btf/" #tp)					\
 int btf_##tp(void *ctx)					\
@@ -290,3 +418,8 @@ BTF_COUNT(mvsock_dev_remove, TP_DEV_REMOVE)
 BTF_COUNT(mvsock_dev_default, TP_DEV_DEFAULT)
 BTF_COUNT(mvsock_credit_stall, TP_CREDIT_STALL)
 BTF_COUNT(mvsock_policy, TP_POLICY)
+BTF_COUNT(mvsock_dev_cid, TP_DEV_CID)
+BTF_COUNT(mvsock_credit_update, TP_CREDIT_UPDATE)
+BTF_COUNT(mvsock_credit_request, TP_CREDIT_REQUEST)
+BTF_COUNT(mvsock_queue, TP_QUEUE)
+BTF_COUNT(mvsock_deliver, TP_DELIVER)

@@ -4,12 +4,13 @@
  * skeleton), known traffic over the loopback device (CID 1) and a raw
  * test device, and exact checks of the events: their number, every field,
  * their order where the protocol fixes it, and which socket they belong
- * to. Only the events of each case's own ports are kept (and, for route
- * events, which carry no port, those of this process).
+ * to; durations and latencies within bounds. Only the events of each
+ * case's own ports are kept (and, for queue events, which carry no port,
+ * those of the one device the case names).
  *
  * Runs in the test VM only (it attaches BPF programs and opens AF_VSOCK
  * sockets), as root, with mvsock.ko and mvsock_loopback.ko loaded; the
- * device case needs the test-only selftests/kmod/mvsock_rawdev.ko too
+ * device cases need the test-only selftests/kmod/mvsock_rawdev.ko too
  * (selftests/suites.d/70-bpf-tracepoints.sh loads it).
  *
  * Usage: tp_test [-l] [-v] [PATTERN...]
@@ -52,9 +53,14 @@
 #endif
 
 #define ANY 0xffffffffu		/* VMADDR_CID_ANY, VMADDR_PORT_ANY */
+#define NODEV (-1)		/* dev_id of a socket without a device */
 #define BUF_DEF (256 * 1024)	/* default SO_VM_SOCKETS_BUFFER_SIZE */
 #define TRACEFS "/sys/kernel/tracing"
 #define CASE_TIMEOUT 90		/* seconds, TCG is slow */
+#define MS (1000ull * 1000)	/* in ns */
+#define NS_MAX (CASE_TIMEOUT * 1000 * MS)
+#define WAIT_MS 20		/* a deliberate wait: durations at least this */
+#define CREDIT_REQ_MS 10	/* MVSOCK_CREDIT_REQ_DELAY */
 
 /* wire values (docs/tracepoints.md) */
 enum { T_STREAM = 1, T_SEQPACKET = 2 };
@@ -63,6 +69,8 @@ enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW,
 enum { ST_ESTABLISHED = 1, ST_SYN_SENT = 2, ST_CLOSE = 7, ST_LISTEN = 10,
        ST_CLOSING = 11 };
 enum { ROLE_LOCAL, ROLE_GUEST, ROLE_HOST };
+/* mvsock_queue kinds */
+enum { Q_QUEUED, Q_TX_PENDING, Q_RX_POSTED, Q_TX_INFLIGHT };
 
 static const char *const tp_names[TP_NR] = {
 	[TP_PKT_TX] = "mvsock_pkt_tx",
@@ -74,6 +82,12 @@ static const char *const tp_names[TP_NR] = {
 	[TP_DEV_DEFAULT] = "mvsock_dev_default",
 	[TP_CREDIT_STALL] = "mvsock_credit_stall",
 	[TP_POLICY] = "mvsock_policy",
+	[TP_DEV_CID] = "mvsock_dev_cid",
+	[TP_CREDIT_UPDATE] = "mvsock_credit_update",
+	[TP_CREDIT_REQUEST] = "mvsock_credit_request",
+	[TP_QUEUE] = "mvsock_queue",
+	[TP_PKT_DONE] = "mvsock_pkt_done",
+	[TP_DELIVER] = "mvsock_deliver",
 };
 
 /* ---- the skeleton and the events it collects --------------------------- */
@@ -107,10 +121,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Load and attach everything (but hide_pkt_tx); keep the events of ports
- * [lo, hi] and the route events of this process.
+/*
+ * Load and attach everything (but hide_pkt_tx); keep the events of ports
+ * [lo, hi] and the queue events of device @qdev (NODEV: none; tpx_qdev()
+ * changes it later).
  */
-static int tpx_open(struct tpx *t, unsigned int lo, unsigned int hi)
+static int tpx_open(struct tpx *t, unsigned int lo, unsigned int hi, int qdev)
 {
 	int err;
 
@@ -122,7 +138,7 @@ static int tpx_open(struct tpx *t, unsigned int lo, unsigned int hi)
 	}
 	t->skel->rodata->port_lo = lo;
 	t->skel->rodata->port_hi = hi;
-	t->skel->rodata->route_tgid = getpid();
+	t->skel->data->queue_dev = qdev;
 	bpf_program__set_autoattach(t->skel->progs.hide_pkt_tx, false);
 	err = tp_test_bpf__load(t->skel);
 	if (err) {
@@ -142,6 +158,12 @@ static int tpx_open(struct tpx *t, unsigned int lo, unsigned int hi)
 		return -1;
 	}
 	return 0;
+}
+
+/* Keep the queue events of device @qdev from now on. */
+static void tpx_qdev(struct tpx *t, int qdev)
+{
+	t->skel->data->queue_dev = qdev;
 }
 
 /* Collect events until there are @want, then 200 ms more for extras. */
@@ -180,111 +202,185 @@ static bool tpx_wait_kind(struct tpx *t, enum tp_kind kind, int op, long ms)
 struct want {
 	struct tp_event e;
 	char sk;	/* socket tag: events with the same tag, same skaddr */
+	__u64 ns_min, ns_max;	/* bounds of the event's ns field */
 };
 
 struct expect {
 	struct want w[MAX_EV];
 	int n;
+	int qdev;	/* want_pair() adds this device's queue events */
 };
 
-static void want(struct expect *x, char sk, const struct tp_event *e)
+static void want_ns(struct expect *x, char sk, const struct tp_event *e,
+		    __u64 ns_min, __u64 ns_max)
 {
 	if (x->n < MAX_EV) {
 		x->w[x->n].e = *e;
 		x->w[x->n].sk = sk;
+		x->w[x->n].ns_min = ns_min;
+		x->w[x->n].ns_max = ns_max;
 		x->n++;
 	}
 }
 
+/* an event without a duration (or one of 0 to NS_MAX) */
+static void want(struct expect *x, char sk, const struct tp_event *e)
+{
+	want_ns(x, sk, e, 0, NS_MAX);
+}
+
+static struct tp_event ev_of(enum tp_kind kind)
+{
+	struct tp_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	return e;
+}
+
 static void want_pkt(struct expect *x, enum tp_kind kind, struct tp_pkt p)
 {
-	struct tp_event e = { .kind = kind };
+	struct tp_event e = ev_of(kind);
 
 	e.pkt = p;
 	want(x, 0, &e);
 }
 
-/* a loopback packet: traced once sent (tx) and once received (rx) */
-static void want_pair(struct expect *x, struct tp_pkt p)
+static void want_queue(struct expect *x, __u32 dev, __u32 kind, __u32 depth)
 {
-	want_pkt(x, TP_PKT_TX, p);
-	want_pkt(x, TP_PKT_RX, p);
+	struct tp_event e = ev_of(TP_QUEUE);
+
+	e.queue = (struct tp_queue){ .dev_id = dev, .kind = kind,
+				     .depth = depth };
+	want(x, 0, &e);
+}
+
+/* the device is done with packet @p, at least @ns_min after it got it */
+static void want_done(struct expect *x, struct tp_pkt p, __u64 ns_min)
+{
+	struct tp_event e = ev_of(TP_PKT_DONE);
+
+	e.done = (struct tp_done){ .dev_id = p.dev_id, .src_cid = p.src_cid,
+				   .src_port = p.src_port, .dst_cid = p.dst_cid,
+				   .dst_port = p.dst_port, .type = p.type,
+				   .op = p.op, .len = p.len };
+	want_ns(x, 0, &e, ns_min, NS_MAX);
 }
 
 /*
- * A loopback packet sent from a receive path (a reply: RESPONSE, RST,
- * CREDIT_UPDATE for a CREDIT_REQUEST) is delivered nested, and the
- * loopback device marks it consumed only after the receiver ran: its rx
- * event sees itself in the device's queue (queued=1), unlike packets sent
- * from a syscall or the worker (queued=0). Reported as a tracepoint
- * inconsistency (docs/testing.md); this is what the kernel does today.
+ * A loopback packet: traced once sent (tx), done as the device hands it
+ * to the receiver, and received (rx). The device's queue (x->qdev) holds
+ * it in between: depth 1, then 0 (one packet in flight at a time in these
+ * cases, whether it is sent from a syscall or from a receive path).
  */
-static void want_pair_nested(struct expect *x, struct tp_pkt p)
+static void want_pair(struct expect *x, struct tp_pkt p)
 {
+	bool q = x->qdev == (int)p.dev_id;
+
 	want_pkt(x, TP_PKT_TX, p);
-	p.queued = 1;
+	if (q)
+		want_queue(x, p.dev_id, Q_QUEUED, 1);
+	want_done(x, p, 0);
+	if (q)
+		want_queue(x, p.dev_id, Q_QUEUED, 0);
 	want_pkt(x, TP_PKT_RX, p);
 }
 
-static void want_state(struct expect *x, char sk, __u32 lcid, __u32 lport,
-		       __u32 rcid, __u32 rport, __u16 type, __u8 old,
+/* A socket as its events show it. */
+struct tsk {
+	char tag;
+	__u16 type;		/* SOCK_STREAM, SOCK_SEQPACKET */
+	__u32 bound_cid;	/* local_cid of its state events */
+	struct tp_sk a;		/* local_cid: the source CID of its packets */
+};
+
+static void want_state(struct expect *x, const struct tsk *k, __u8 old,
 		       __u8 new)
 {
-	struct tp_event e = { .kind = TP_SOCK_STATE };
+	struct tp_event e = ev_of(TP_SOCK_STATE);
 
-	e.state.local_cid = lcid;
-	e.state.local_port = lport;
-	e.state.remote_cid = rcid;
-	e.state.remote_port = rport;
-	e.state.type = type;
+	e.state.sk = k->a;
+	e.state.sk.local_cid = k->bound_cid;
+	e.state.type = k->type;
 	e.state.old_state = old;
 	e.state.new_state = new;
-	want(x, sk, &e);
+	want(x, k->tag, &e);
 }
 
-static void want_route(struct expect *x, char sk, __u32 lcid, __u32 rcid,
-		       __s32 dev, const char *reason)
+/* begin (@ns_min 0: duration 0) or end, lasting at least @ns_min */
+static void want_stall(struct expect *x, const struct tsk *k, bool begin,
+		       __u32 credit, __u64 ns_min)
 {
-	struct tp_event e = { .kind = TP_ROUTE };
+	struct tp_event e = ev_of(TP_CREDIT_STALL);
 
-	e.route.local_cid = lcid;
-	e.route.remote_cid = rcid;
-	e.route.dev_id = dev;
-	snprintf(e.route.reason, sizeof(e.route.reason), "%s", reason);
-	want(x, sk, &e);
-}
-
-static void want_policy(struct expect *x, char sk, __u32 peer_cid,
-			__u32 peer_port, __u32 local_port, const char *hook,
-			__s32 verdict)
-{
-	struct tp_event e = { .kind = TP_POLICY };
-
-	e.policy.peer_cid = peer_cid;
-	e.policy.peer_port = peer_port;
-	e.policy.local_port = local_port;
-	e.policy.verdict = verdict;
-	snprintf(e.policy.hook, sizeof(e.policy.hook), "%s", hook);
-	want(x, sk, &e);
-}
-
-static void want_stall(struct expect *x, char sk, __u32 lport, __u32 rcid,
-		       __u32 rport, bool begin, __u32 credit)
-{
-	struct tp_event e = { .kind = TP_CREDIT_STALL };
-
-	e.stall.local_port = lport;
-	e.stall.remote_cid = rcid;
-	e.stall.remote_port = rport;
+	e.stall.sk = k->a;
 	e.stall.begin = begin;
 	e.stall.credit = credit;
-	want(x, sk, &e);
+	want_ns(x, k->tag, &e, ns_min, begin ? 0 : NS_MAX);
+}
+
+static void want_credit(struct expect *x, const struct tsk *k,
+			enum tp_kind kind, bool rx, __u32 buf_alloc,
+			__u32 fwd_cnt, __u32 peer_credit)
+{
+	struct tp_event e = ev_of(kind);
+
+	e.credit.sk = k->a;
+	e.credit.rx = rx;
+	e.credit.buf_alloc = buf_alloc;
+	e.credit.fwd_cnt = fwd_cnt;
+	e.credit.peer_credit = peer_credit;
+	want(x, k->tag, &e);
+}
+
+/* recvmsg() took @len bytes, @left stayed, the oldest waited @ns_min+ */
+static void want_deliver(struct expect *x, const struct tsk *k, __u32 len,
+			 __u32 left, __u64 ns_min)
+{
+	struct tp_event e = ev_of(TP_DELIVER);
+
+	e.deliver.sk = k->a;
+	e.deliver.type = k->type;
+	e.deliver.len = len;
+	e.deliver.left = left;
+	want_ns(x, k->tag, &e, ns_min, NS_MAX);
+}
+
+/* route of socket @k (bound CID and port so far) to its peer */
+static void want_route(struct expect *x, const struct tsk *k, __u32 lport,
+		       const char *reason)
+{
+	struct tp_event e = ev_of(TP_ROUTE);
+
+	e.route.local_cid = k->bound_cid;
+	e.route.local_port = lport;
+	e.route.remote_cid = k->a.remote_cid;
+	e.route.remote_port = k->a.remote_port;
+	e.route.dev_id = k->a.dev_id;
+	snprintf(e.route.reason, sizeof(e.route.reason), "%s", reason);
+	want(x, k->tag, &e);
+}
+
+/* the accept verdict of listener @l on a REQUEST from @c's address */
+static void want_accept(struct expect *x, const struct tsk *l,
+			const struct tsk *c, __s32 verdict)
+{
+	struct tp_event e = ev_of(TP_POLICY);
+
+	e.policy.peer_cid = c->a.local_cid;
+	e.policy.peer_port = c->a.local_port;
+	e.policy.local_port = l->a.local_port;
+	e.policy.verdict = verdict;
+	e.policy.dev_id = c->a.dev_id;
+	e.policy.local_cid = c->a.remote_cid;
+	snprintf(e.policy.hook, sizeof(e.policy.hook), "%s", "accept");
+	want(x, l->tag, &e);
 }
 
 static void want_dev(struct expect *x, enum tp_kind kind, __u32 id,
 		     __u32 role, __u32 cid, bool is_default, const char *name)
 {
-	struct tp_event e = { .kind = kind };
+	struct tp_event e = ev_of(kind);
 
 	e.dev.dev_id = id;
 	e.dev.role = role;
@@ -294,64 +390,46 @@ static void want_dev(struct expect *x, enum tp_kind kind, __u32 id,
 	want(x, 0, &e);
 }
 
+static void want_dev_cid(struct expect *x, __u32 id, __u32 old, __u32 cid,
+			 __s32 err, bool is_default, const char *name)
+{
+	struct tp_event e = ev_of(TP_DEV_CID);
+
+	e.dev = (struct tp_dev){ .dev_id = id, .role = ROLE_GUEST, .cid = cid,
+				 .old_cid = old, .err = err,
+				 .is_default = is_default };
+	snprintf(e.dev.name, sizeof(e.dev.name), "%s", name);
+	want(x, 0, &e);
+}
+
+/*
+ * Same kind, same fields: the per-kind structs have no padding and both
+ * sides start zeroed (ev_of(), the BPF side's ev_new()), strings too.
+ */
 static bool ev_eq(const struct tp_event *a, const struct tp_event *b)
 {
-	if (a->kind != b->kind)
-		return false;
-	switch (a->kind) {
-	case TP_PKT_TX:
-	case TP_PKT_RX:
-		return a->pkt.dev_id == b->pkt.dev_id &&
-		       a->pkt.src_cid == b->pkt.src_cid &&
-		       a->pkt.src_port == b->pkt.src_port &&
-		       a->pkt.dst_cid == b->pkt.dst_cid &&
-		       a->pkt.dst_port == b->pkt.dst_port &&
-		       a->pkt.type == b->pkt.type && a->pkt.op == b->pkt.op &&
-		       a->pkt.len == b->pkt.len &&
-		       a->pkt.flags == b->pkt.flags &&
-		       a->pkt.buf_alloc == b->pkt.buf_alloc &&
-		       a->pkt.fwd_cnt == b->pkt.fwd_cnt &&
-		       a->pkt.queued == b->pkt.queued;
-	case TP_SOCK_STATE:
-		return a->state.local_cid == b->state.local_cid &&
-		       a->state.local_port == b->state.local_port &&
-		       a->state.remote_cid == b->state.remote_cid &&
-		       a->state.remote_port == b->state.remote_port &&
-		       a->state.type == b->state.type &&
-		       a->state.old_state == b->state.old_state &&
-		       a->state.new_state == b->state.new_state;
-	case TP_ROUTE:
-		return a->route.local_cid == b->route.local_cid &&
-		       a->route.remote_cid == b->route.remote_cid &&
-		       a->route.dev_id == b->route.dev_id &&
-		       !strncmp(a->route.reason, b->route.reason, TP_STR_LEN);
-	case TP_DEV_ADD:
-	case TP_DEV_REMOVE:
-	case TP_DEV_DEFAULT:
-		return a->dev.dev_id == b->dev.dev_id &&
-		       a->dev.role == b->dev.role && a->dev.cid == b->dev.cid &&
-		       a->dev.is_default == b->dev.is_default &&
-		       !strncmp(a->dev.name, b->dev.name, TP_STR_LEN);
-	case TP_CREDIT_STALL:
-		return a->stall.local_port == b->stall.local_port &&
-		       a->stall.remote_cid == b->stall.remote_cid &&
-		       a->stall.remote_port == b->stall.remote_port &&
-		       a->stall.begin == b->stall.begin &&
-		       a->stall.credit == b->stall.credit;
-	case TP_POLICY:
-		return a->policy.peer_cid == b->policy.peer_cid &&
-		       a->policy.peer_port == b->policy.peer_port &&
-		       a->policy.local_port == b->policy.local_port &&
-		       a->policy.verdict == b->policy.verdict &&
-		       !strncmp(a->policy.hook, b->policy.hook, TP_STR_LEN);
-	}
-	return false;
+	return a->kind == b->kind && !memcmp(&a->pkt, &b->pkt,
+					     sizeof(*a) -
+					     offsetof(struct tp_event, pkt));
+}
+
+static bool want_fits(const struct want *w, const struct tp_event *e)
+{
+	return ev_eq(&w->e, e) && e->ns >= w->ns_min && e->ns <= w->ns_max;
+}
+
+static int sk_str(char *buf, size_t len, const char *n, const struct tp_sk *s)
+{
+	return snprintf(buf, len, "%s dev=%d %d:%d -> %d:%d", n, s->dev_id,
+			(int)s->local_cid, (int)s->local_port,
+			(int)s->remote_cid, (int)s->remote_port);
 }
 
 /* CIDs and ports as signed, so VMADDR_*_ANY reads -1 */
 static const char *ev_str(const struct tp_event *e, char *buf, size_t len)
 {
 	const char *n = e->kind < TP_NR ? tp_names[e->kind] + 7 : "?";
+	int o;
 
 	switch (e->kind) {
 	case TP_PKT_TX:
@@ -363,35 +441,60 @@ static const char *ev_str(const struct tp_event *e, char *buf, size_t len)
 			 e->pkt.len, e->pkt.flags, e->pkt.buf_alloc,
 			 e->pkt.fwd_cnt, e->pkt.queued);
 		break;
+	case TP_PKT_DONE:
+		snprintf(buf, len, "%s dev=%u %d:%d -> %d:%d type=%u op=%u len=%u latency_ns=%llu",
+			 n, e->done.dev_id, (int)e->done.src_cid,
+			 (int)e->done.src_port, (int)e->done.dst_cid,
+			 (int)e->done.dst_port, e->done.type, e->done.op,
+			 e->done.len, (unsigned long long)e->ns);
+		break;
 	case TP_SOCK_STATE:
-		snprintf(buf, len, "%s %d:%d -> %d:%d type=%u %u -> %u", n,
-			 (int)e->state.local_cid, (int)e->state.local_port,
-			 (int)e->state.remote_cid, (int)e->state.remote_port,
-			 e->state.type, e->state.old_state,
-			 e->state.new_state);
+		o = sk_str(buf, len, n, &e->state.sk);
+		snprintf(buf + o, len - o, " type=%u %u -> %u", e->state.type,
+			 e->state.old_state, e->state.new_state);
+		break;
+	case TP_CREDIT_STALL:
+		o = sk_str(buf, len, n, &e->stall.sk);
+		snprintf(buf + o, len - o, " %s credit=%u duration_ns=%llu",
+			 e->stall.begin ? "begin" : "end", e->stall.credit,
+			 (unsigned long long)e->ns);
+		break;
+	case TP_CREDIT_UPDATE:
+	case TP_CREDIT_REQUEST:
+		o = sk_str(buf, len, n, &e->credit.sk);
+		snprintf(buf + o, len - o, " %s buf_alloc=%u fwd_cnt=%u peer_credit=%u",
+			 e->credit.rx ? "rx" : "tx", e->credit.buf_alloc,
+			 e->credit.fwd_cnt, e->credit.peer_credit);
+		break;
+	case TP_DELIVER:
+		o = sk_str(buf, len, n, &e->deliver.sk);
+		snprintf(buf + o, len - o, " type=%u len=%u left=%u queue_ns=%llu",
+			 e->deliver.type, e->deliver.len, e->deliver.left,
+			 (unsigned long long)e->ns);
 		break;
 	case TP_ROUTE:
-		snprintf(buf, len, "%s local_cid=%d remote_cid=%d dev=%d reason=%.32s",
-			 n, (int)e->route.local_cid, (int)e->route.remote_cid,
+		snprintf(buf, len, "%s local=%d:%d remote=%d:%d dev=%d reason=%.32s",
+			 n, (int)e->route.local_cid, (int)e->route.local_port,
+			 (int)e->route.remote_cid, (int)e->route.remote_port,
 			 e->route.dev_id, e->route.reason);
 		break;
 	case TP_DEV_ADD:
 	case TP_DEV_REMOVE:
 	case TP_DEV_DEFAULT:
-		snprintf(buf, len, "%s dev=%u name=%.32s role=%u cid=%u default=%u",
+	case TP_DEV_CID:
+		snprintf(buf, len, "%s dev=%u name=%.32s role=%u cid=%u old_cid=%u err=%d default=%u",
 			 n, e->dev.dev_id, e->dev.name, e->dev.role, e->dev.cid,
-			 e->dev.is_default);
+			 e->dev.old_cid, e->dev.err, e->dev.is_default);
 		break;
-	case TP_CREDIT_STALL:
-		snprintf(buf, len, "%s %d -> %d:%d %s credit=%u", n,
-			 (int)e->stall.local_port, (int)e->stall.remote_cid,
-			 (int)e->stall.remote_port,
-			 e->stall.begin ? "begin" : "end", e->stall.credit);
+	case TP_QUEUE:
+		snprintf(buf, len, "%s dev=%u kind=%u depth=%u", n,
+			 e->queue.dev_id, e->queue.kind, e->queue.depth);
 		break;
 	case TP_POLICY:
-		snprintf(buf, len, "%s hook=%.32s peer=%d:%d local_port=%d verdict=%d",
+		snprintf(buf, len, "%s hook=%.32s peer=%d:%d local=%d:%d dev=%d verdict=%d",
 			 n, e->policy.hook, (int)e->policy.peer_cid,
-			 (int)e->policy.peer_port, (int)e->policy.local_port,
+			 (int)e->policy.peer_port, (int)e->policy.local_cid,
+			 (int)e->policy.local_port, e->policy.dev_id,
 			 e->policy.verdict);
 		break;
 	default:
@@ -411,15 +514,13 @@ static void dump_events(const char *what, const struct tp_event *ev, int n)
 			(unsigned long long)ev[i].skaddr);
 }
 
-/* The kinds whose order the protocol fixes for one run of a case: packets
- * per direction, and socket states per socket.
+/*
+ * The kinds whose order the protocol fixes for one run of a case: all but
+ * route and policy; those of a socket (tagged) per socket.
  */
 static bool ordered_kind(__u32 kind)
 {
-	return kind == TP_PKT_TX || kind == TP_PKT_RX ||
-	       kind == TP_SOCK_STATE || kind == TP_CREDIT_STALL ||
-	       kind == TP_DEV_ADD || kind == TP_DEV_DEFAULT ||
-	       kind == TP_DEV_REMOVE;
+	return kind != TP_ROUTE && kind != TP_POLICY;
 }
 
 /* the seq ranges of the events of socket tags @a and @b intersect */
@@ -444,8 +545,9 @@ static bool tags_overlap(const struct tpx *t, const struct expect *x,
 
 /*
  * Exactly the expected events: each matched once (in order of the
- * expectation, first fit), none left over; ordered kinds in order; the
- * socket tags consistent (one skaddr per tag, distinct tags distinct).
+ * expectation, first fit, durations within their bounds), none left
+ * over; ordered kinds in order; the socket tags consistent (one skaddr
+ * per tag, distinct tags distinct).
  */
 static int check_events(struct tpx *t, const struct expect *x)
 {
@@ -467,14 +569,17 @@ static int check_events(struct tpx *t, const struct expect *x)
 	for (int i = 0; i < x->n; i++) {
 		match[i] = -1;
 		for (int j = 0; j < t->nev; j++) {
-			if (!used[j] && ev_eq(&x->w[i].e, &t->ev[j])) {
+			if (!used[j] && want_fits(&x->w[i], &t->ev[j])) {
 				match[i] = j;
 				used[j] = true;
 				break;
 			}
 		}
 		if (match[i] < 0) {
-			kt_diag("missing: %s", ev_str(&x->w[i].e, buf, sizeof(buf)));
+			kt_diag("missing: %s (ns %llu..%llu)",
+				ev_str(&x->w[i].e, buf, sizeof(buf)),
+				(unsigned long long)x->w[i].ns_min,
+				(unsigned long long)x->w[i].ns_max);
 			ok = false;
 		}
 	}
@@ -491,9 +596,7 @@ static int check_events(struct tpx *t, const struct expect *x)
 			continue;
 		for (int k = i + 1; k < x->n; k++) {
 			if (x->w[k].e.kind != x->w[i].e.kind ||
-			    ((x->w[i].e.kind == TP_SOCK_STATE ||
-			      x->w[i].e.kind == TP_CREDIT_STALL) &&
-			     x->w[k].sk != x->w[i].sk))
+			    x->w[k].sk != x->w[i].sk)
 				continue;
 			if (t->ev[match[k]].seq < t->ev[match[i]].seq) {
 				kt_diag("out of order: %s",
@@ -548,12 +651,14 @@ static int check_events(struct tpx *t, const struct expect *x)
 /*
  * The tp_btf programs saw the same events as the classic ones (counts per
  * tracepoint), and the virtio-vsock headers they read from the skbs of
- * our ports add up to the classic events' packet counts and lengths.
+ * our ports (sent, received, done) add up to the classic events' packet
+ * counts and lengths.
  */
 static int check_btf(struct tpx *t)
 {
 	struct tp_test_bpf__bss *b = t->skel->bss;
-	unsigned long long pkts[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	static const char *const dir[3] = { "tx", "rx", "done" };
+	unsigned long long pkts[3] = { 0 }, bytes[3] = { 0 };
 	bool ok = true;
 
 	for (int k = 0; k < TP_NR; k++) {
@@ -565,18 +670,19 @@ static int check_btf(struct tpx *t)
 		}
 	}
 	for (int i = 0; i < t->nev; i++) {
-		int d = t->ev[i].kind == TP_PKT_TX ? 0 :
-			t->ev[i].kind == TP_PKT_RX ? 1 : -1;
+		__u32 k = t->ev[i].kind;
+		int d = k == TP_PKT_TX ? 0 : k == TP_PKT_RX ? 1 :
+			k == TP_PKT_DONE ? 2 : -1;
 
 		if (d < 0)
 			continue;
 		pkts[d]++;
-		bytes[d] += t->ev[i].pkt.len;
+		bytes[d] += d == 2 ? t->ev[i].done.len : t->ev[i].pkt.len;
 	}
-	for (int d = 0; d < 2; d++) {
+	for (int d = 0; d < 3; d++) {
 		if (b->btf_pkts[d] != pkts[d] || b->btf_bytes[d] != bytes[d]) {
 			kt_diag("%s: skb headers %llu packets %llu bytes, tracepoint %llu packets %llu bytes",
-				d ? "rx" : "tx",
+				dir[d],
 				(unsigned long long)b->btf_pkts[d],
 				(unsigned long long)b->btf_bytes[d], pkts[d],
 				bytes[d]);
@@ -762,7 +868,7 @@ static int t_attach_all(const struct kt_case *tc)
 		}
 	KT_ASSERT(n == TP_NR, "%d tracepoints in the mvsock system", n);
 
-	if (tpx_open(&t, 1, 1))
+	if (tpx_open(&t, 1, 1, NODEV))
 		return KT_FAIL;
 	bpf_object__for_each_program(prog, t.skel->obj) {
 		const char *name = bpf_program__name(prog);
@@ -785,9 +891,98 @@ static int t_attach_all(const struct kt_case *tc)
 }
 
 /*
+ * A loopback case's start: the loopback device's id in *@lo, the BPF
+ * programs keeping ports [P, P + 15] and its queue events.
+ */
+static int lo_case_open(struct tpx *t, struct expect *x, int *lo)
+{
+	if (tracefs_ready() || (*lo = lo_dev_id()) < 0)
+		return -1;
+	x->n = 0;
+	x->qdev = *lo;
+	return tpx_open(t, case_base(), case_base() + 15, *lo);
+}
+
+/* a loopback packet of stream/seqpacket type @type, from @from to @to */
+static struct tp_pkt lo_pkt(const struct tsk *from, const struct tsk *to,
+			    __u16 op)
+{
+	return (struct tp_pkt){ .dev_id = from->a.dev_id,
+				.src_cid = from->a.local_cid,
+				.src_port = from->a.local_port,
+				.dst_cid = to->a.local_cid,
+				.dst_port = to->a.local_port,
+				.type = from->type == SOCK_SEQPACKET ?
+					T_SEQPACKET : T_STREAM,
+				.op = op };
+}
+
+/*
+ * The usual start of a loopback connection: listener L, client C routed
+ * locally (C bound to port C.a.local_port so far), the REQUEST, the accept
+ * verdict, the established child S, the RESPONSE (S advertising
+ * @s_buf), C established.
+ */
+static void want_lo_connect(struct expect *x, const struct tsk *L,
+			    const struct tsk *C, const struct tsk *S,
+			    __u32 s_buf)
+{
+	struct tp_pkt p;
+
+	want_state(x, L, ST_CLOSE, ST_LISTEN);
+	want_route(x, C, C->a.local_port, "local");
+	want_state(x, C, ST_CLOSE, ST_SYN_SENT);
+	p = lo_pkt(C, S, OP_REQUEST);
+	p.buf_alloc = BUF_DEF;
+	want_pair(x, p);
+	want_accept(x, L, C, 0);
+	want_state(x, S, ST_CLOSE, ST_ESTABLISHED);
+	p = lo_pkt(S, C, OP_RESPONSE);
+	p.buf_alloc = s_buf;
+	want_pair(x, p);
+	want_state(x, C, ST_SYN_SENT, ST_ESTABLISHED);
+}
+
+/*
+ * C closes (SHUTDOWN RCV|SEND; S, drained, answers RST with its @fwd_cnt),
+ * then S and L close.
+ */
+static void want_lo_close(struct expect *x, const struct tsk *L,
+			  const struct tsk *C, const struct tsk *S,
+			  __u32 s_buf, __u32 fwd_cnt)
+{
+	struct tp_pkt p = lo_pkt(C, S, OP_SHUTDOWN);
+
+	p.flags = 3;
+	p.buf_alloc = BUF_DEF;
+	want_pair(x, p);
+	p = lo_pkt(S, C, OP_RST);
+	p.buf_alloc = s_buf;
+	p.fwd_cnt = fwd_cnt;
+	want_pair(x, p);
+	want_state(x, S, ST_ESTABLISHED, ST_CLOSING);
+	want_state(x, C, ST_ESTABLISHED, ST_CLOSING);
+	want_state(x, C, ST_CLOSING, ST_CLOSE);
+	want_state(x, S, ST_CLOSING, ST_CLOSE);
+	want_state(x, L, ST_LISTEN, ST_CLOSE);
+}
+
+/* listener L on (ANY, P); client C (bound to @bind_cid, P + 1); child S */
+static void lo_socks(struct tsk *L, struct tsk *C, struct tsk *S, int lo,
+		     int type, __u32 bind_cid, __u32 dst_cid)
+{
+	unsigned int P = case_base();
+
+	*L = (struct tsk){ 'L', type, ANY, { NODEV, 0, P, ANY, ANY } };
+	*C = (struct tsk){ 'C', type, bind_cid, { lo, 1, P + 1, dst_cid, P } };
+	*S = (struct tsk){ 'S', type, 1, { lo, dst_cid, P, 1, P + 1 } };
+}
+
+/*
  * A STREAM (arg 0) or SEQPACKET (arg 1) connection over loopback: listener
  * L on (ANY, P), client C bound to (bind_cid, Cp), accepted socket S; the
- * client sends, S reads everything, C closes, S closes, L closes.
+ * client sends, S peeks (no delivery), waits WAIT_MS and reads everything
+ * (deliveries that waited that long), C closes, S closes, L closes.
  * arg 2: STREAM with the client bound to CID 1.
  */
 static int t_connection(const struct kt_case *tc)
@@ -797,31 +992,31 @@ static int t_connection(const struct kt_case *tc)
 	bool seq = tc->arg == 1;
 	__u32 bind_cid = tc->arg == 2 ? VMADDR_CID_LOCAL : ANY;
 	int stype = seq ? SOCK_SEQPACKET : SOCK_STREAM;
-	__u16 wtype = seq ? T_SEQPACKET : T_STREAM;
 	const size_t *w = seq ? seq_w : stream_w;
 	int nw = seq ? 2 : 4, lo, l, c, s;
-	unsigned int P = case_base(), Cp = P + 1;
+	unsigned int P = case_base();
+	struct tsk L, C, S;
 	size_t total = 0;
-	struct expect x = { .n = 0 };
+	static struct expect x;
+	char buf[8192];
 	struct tpx t;
 
-	if (tracefs_ready() || (lo = lo_dev_id()) < 0)
+	if (lo_case_open(&t, &x, &lo))
 		return KT_FAIL;
-	if (tpx_open(&t, P, P + 15))
-		return KT_FAIL;
+	lo_socks(&L, &C, &S, lo, stype, bind_cid, 1);
 
 	l = KT_OK(vs_listen(stype, ANY, P, 4));
 	c = KT_OK(vs_socket(stype));
-	KT_OK(vs_bind(c, bind_cid, Cp));
+	KT_OK(vs_bind(c, bind_cid, C.a.local_port));
 	KT_OK(vs_connect(c, VMADDR_CID_LOCAL, P));
 	s = KT_OK(accept(l, NULL, NULL));
 	for (int i = 0; i < nw; i++) {
 		KT_OK(send_exact(c, w[i], seq && i == 1 ? MSG_EOR : 0));
 		total += w[i];
 	}
+	KT_EQ(recv(s, buf, 1, MSG_PEEK), 1);
+	usleep(WAIT_MS * 1000);
 	if (seq) {
-		char buf[4096];
-
 		for (int i = 0; i < nw; i++)
 			KT_EQ(recv(s, buf, sizeof(buf), 0), (long)w[i]);
 	} else {
@@ -831,39 +1026,25 @@ static int t_connection(const struct kt_case *tc)
 	close(s);
 	close(l);
 
-#define LO(...) ((struct tp_pkt){ .dev_id = lo, .src_cid = 1, .dst_cid = 1, \
-				  .type = wtype, __VA_ARGS__ })
-	want_state(&x, 'L', ANY, P, ANY, ANY, stype, ST_CLOSE, ST_LISTEN);
-	want_route(&x, 'C', bind_cid, 1, lo, "local");
-	want_state(&x, 'C', bind_cid, Cp, 1, P, stype, ST_CLOSE, ST_SYN_SENT);
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_REQUEST,
-			 .buf_alloc = BUF_DEF));
-	want_policy(&x, 'L', 1, Cp, P, "accept", 0);
-	want_state(&x, 'S', 1, P, 1, Cp, stype, ST_CLOSE, ST_ESTABLISHED);
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = Cp, .op = OP_RESPONSE,
-				.buf_alloc = BUF_DEF));
-	want_state(&x, 'C', bind_cid, Cp, 1, P, stype, ST_SYN_SENT,
-		   ST_ESTABLISHED);
+	want_lo_connect(&x, &L, &C, &S, BUF_DEF);
 	for (int i = 0; i < nw; i++) {
-		/* SEQPACKET: EOM ends each message, EOR with MSG_EOR */
-		__u32 flags = !seq ? 0 : i == 1 ? 3 : 1;
+		struct tp_pkt p = lo_pkt(&C, &S, OP_RW);
 
-		want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_RW,
-				 .len = w[i], .flags = flags,
-				 .buf_alloc = BUF_DEF));
+		/* SEQPACKET: EOM ends each message, EOR with MSG_EOR */
+		p.flags = !seq ? 0 : i == 1 ? 3 : 1;
+		p.len = w[i];
+		p.buf_alloc = BUF_DEF;
+		want_pair(&x, p);
 	}
-	/* close(C): SHUTDOWN(RCV|SEND); S, drained, answers RST */
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_SHUTDOWN,
-			 .flags = 3, .buf_alloc = BUF_DEF));
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = Cp, .op = OP_RST,
-				.buf_alloc = BUF_DEF, .fwd_cnt = total));
-	want_state(&x, 'S', 1, P, 1, Cp, stype, ST_ESTABLISHED, ST_CLOSING);
-	want_state(&x, 'C', bind_cid, Cp, 1, P, stype, ST_ESTABLISHED,
-		   ST_CLOSING);
-	want_state(&x, 'C', bind_cid, Cp, 1, P, stype, ST_CLOSING, ST_CLOSE);
-	want_state(&x, 'S', 1, P, 1, Cp, stype, ST_CLOSING, ST_CLOSE);
-	want_state(&x, 'L', ANY, P, ANY, ANY, stype, ST_LISTEN, ST_CLOSE);
-#undef LO
+	if (seq) {
+		want_deliver(&x, &S, 100, 200, WAIT_MS * MS);
+		want_deliver(&x, &S, 200, 0, WAIT_MS * MS);
+	} else {
+		/* read_all(): one recv() of 8192, then the rest */
+		want_deliver(&x, &S, 8192, total - 8192, WAIT_MS * MS);
+		want_deliver(&x, &S, total - 8192, 0, WAIT_MS * MS);
+	}
+	want_lo_close(&x, &L, &C, &S, BUF_DEF, total);
 	if (check_events(&t, &x) || check_btf(&t))
 		return KT_FAIL;
 	kt_diag("%d events, %zu bytes in %d writes", t.nev, total, nw);
@@ -876,63 +1057,57 @@ static int t_connection(const struct kt_case *tc)
  */
 static int t_backlog_refused(const struct kt_case *tc)
 {
-	unsigned int P = case_base(), C1 = P + 1, C2 = P + 2;
-	struct expect x = { .n = 0 };
+	unsigned int P = case_base();
+	static struct expect x;
+	struct tsk L, C1, S, C2;
+	struct tp_pkt p;
 	struct tpx t;
 	int lo, l, c1, c2;
 
 	(void)tc;
-	if (tracefs_ready() || (lo = lo_dev_id()) < 0)
+	if (lo_case_open(&t, &x, &lo))
 		return KT_FAIL;
-	if (tpx_open(&t, P, P + 15))
-		return KT_FAIL;
+	lo_socks(&L, &C1, &S, lo, SOCK_STREAM, ANY, 1);
+	C2 = C1;
+	C2.tag = '2';
+	C2.a.local_port = P + 2;
+
 	l = KT_OK(vs_listen(SOCK_STREAM, ANY, P, 0));
 	c1 = KT_OK(vs_socket(SOCK_STREAM));
-	KT_OK(vs_bind(c1, ANY, C1));
+	KT_OK(vs_bind(c1, ANY, C1.a.local_port));
 	KT_OK(vs_connect(c1, VMADDR_CID_LOCAL, P));
 	c2 = KT_OK(vs_socket(SOCK_STREAM));
-	KT_OK(vs_bind(c2, ANY, C2));
+	KT_OK(vs_bind(c2, ANY, C2.a.local_port));
 	KT_ERRNO(vs_connect(c2, VMADDR_CID_LOCAL, P), ECONNRESET);
 	close(c2);
 	close(c1);
-	close(l);	/* S1 was never accepted: the listener finishes it */
+	close(l);	/* S was never accepted: the listener finishes it */
 
-#define LO(...) ((struct tp_pkt){ .dev_id = lo, .src_cid = 1, .dst_cid = 1, \
-				  .type = T_STREAM, __VA_ARGS__ })
-	want_state(&x, 'L', ANY, P, ANY, ANY, SOCK_STREAM, ST_CLOSE, ST_LISTEN);
-	want_route(&x, '1', ANY, 1, lo, "local");
-	want_state(&x, '1', ANY, C1, 1, P, SOCK_STREAM, ST_CLOSE, ST_SYN_SENT);
-	want_pair(&x, LO(.src_port = C1, .dst_port = P, .op = OP_REQUEST,
-			 .buf_alloc = BUF_DEF));
-	want_policy(&x, 'L', 1, C1, P, "accept", 0);
-	want_state(&x, 'S', 1, P, 1, C1, SOCK_STREAM, ST_CLOSE, ST_ESTABLISHED);
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = C1, .op = OP_RESPONSE,
-				.buf_alloc = BUF_DEF));
-	want_state(&x, '1', ANY, C1, 1, P, SOCK_STREAM, ST_SYN_SENT,
-		   ST_ESTABLISHED);
+	want_lo_connect(&x, &L, &C1, &S, BUF_DEF);
 	/* the refused one */
-	want_route(&x, '2', ANY, 1, lo, "local");
-	want_state(&x, '2', ANY, C2, 1, P, SOCK_STREAM, ST_CLOSE, ST_SYN_SENT);
-	want_pair(&x, LO(.src_port = C2, .dst_port = P, .op = OP_REQUEST,
-			 .buf_alloc = BUF_DEF));
-	want_policy(&x, 'L', 1, C2, P, "accept", -ECONNREFUSED);
-	/* a reply RST carries no credit information */
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = C2, .op = OP_RST));
-	want_state(&x, '2', ANY, C2, 1, P, SOCK_STREAM, ST_SYN_SENT, ST_CLOSE);
+	want_route(&x, &C2, C2.a.local_port, "local");
+	want_state(&x, &C2, ST_CLOSE, ST_SYN_SENT);
+	p = lo_pkt(&C2, &S, OP_REQUEST);
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	want_accept(&x, &L, &C2, -ECONNREFUSED);
+	/* a reply RST (from the listener's address) carries no credit */
+	want_pair(&x, lo_pkt(&S, &C2, OP_RST));
+	want_state(&x, &C2, ST_SYN_SENT, ST_CLOSE);
 	/* close(C1) */
-	want_pair(&x, LO(.src_port = C1, .dst_port = P, .op = OP_SHUTDOWN,
-			 .flags = 3, .buf_alloc = BUF_DEF));
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = C1, .op = OP_RST,
-				.buf_alloc = BUF_DEF));
-	want_state(&x, 'S', 1, P, 1, C1, SOCK_STREAM, ST_ESTABLISHED,
-		   ST_CLOSING);
-	want_state(&x, '1', ANY, C1, 1, P, SOCK_STREAM, ST_ESTABLISHED,
-		   ST_CLOSING);
-	want_state(&x, '1', ANY, C1, 1, P, SOCK_STREAM, ST_CLOSING, ST_CLOSE);
+	p = lo_pkt(&C1, &S, OP_SHUTDOWN);
+	p.flags = 3;
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	p = lo_pkt(&S, &C1, OP_RST);
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	want_state(&x, &S, ST_ESTABLISHED, ST_CLOSING);
+	want_state(&x, &C1, ST_ESTABLISHED, ST_CLOSING);
+	want_state(&x, &C1, ST_CLOSING, ST_CLOSE);
 	/* close(L) */
-	want_state(&x, 'S', 1, P, 1, C1, SOCK_STREAM, ST_CLOSING, ST_CLOSE);
-	want_state(&x, 'L', ANY, P, ANY, ANY, SOCK_STREAM, ST_LISTEN, ST_CLOSE);
-#undef LO
+	want_state(&x, &S, ST_CLOSING, ST_CLOSE);
+	want_state(&x, &L, ST_LISTEN, ST_CLOSE);
 	if (check_events(&t, &x) || check_btf(&t))
 		return KT_FAIL;
 	return KT_PASS;
@@ -941,43 +1116,43 @@ static int t_backlog_refused(const struct kt_case *tc)
 /*
  * Routing failures: no listener on CID 2 (without a guest device CID 2 is
  * this machine: loopback; the REQUEST is answered with RST), and CID ANY
- * (no device at all: route event with dev -1, ENODEV).
+ * (no device at all: route event with dev -1, ENODEV; the socket was not
+ * auto-bound yet).
  */
 static int t_refused_and_no_device(const struct kt_case *tc)
 {
-	unsigned int P = case_base(), Cp = P + 1;
-	struct expect x = { .n = 0 };
+	unsigned int P = case_base();
+	static struct expect x;
 	int lo, guests = 0, c, c2;
+	struct tsk L, C, S, N;
+	struct tp_pkt p;
 	struct tpx t;
 
 	(void)tc;
-	if (tracefs_ready() || (lo = lo_dev_id()) < 0)
+	if (lo_case_open(&t, &x, &lo))
 		return KT_FAIL;
 	dev_id_of("guest", &guests);
 	KT_ASSERT(guests == 0, "%d guest devices registered: CID 2 would not be local",
 		  guests);
-	if (tpx_open(&t, P, P + 15))
-		return KT_FAIL;
+	/* S: the RST's source, no socket */
+	lo_socks(&L, &C, &S, lo, SOCK_STREAM, ANY, 2);
+	N = (struct tsk){ 'N', SOCK_STREAM, ANY, { NODEV, 0, ANY, ANY, P } };
 	c = KT_OK(vs_socket(SOCK_STREAM));
-	KT_OK(vs_bind(c, ANY, Cp));
+	KT_OK(vs_bind(c, ANY, C.a.local_port));
 	KT_ERRNO(vs_connect(c, VMADDR_CID_HOST, P), ECONNRESET);
 	close(c);
 	c2 = KT_OK(vs_socket(SOCK_STREAM));
 	KT_ERRNO(vs_connect(c2, ANY, P), ENODEV);
 	close(c2);
 
-	want_route(&x, 'C', ANY, 2, lo, "local");
-	want_state(&x, 'C', ANY, Cp, 2, P, SOCK_STREAM, ST_CLOSE, ST_SYN_SENT);
-	want_pair(&x, (struct tp_pkt){ .dev_id = lo, .src_cid = 1,
-				       .src_port = Cp, .dst_cid = 2,
-				       .dst_port = P, .type = T_STREAM,
-				       .op = OP_REQUEST, .buf_alloc = BUF_DEF });
-	want_pair_nested(&x, (struct tp_pkt){ .dev_id = lo, .src_cid = 2,
-					      .src_port = P, .dst_cid = 1,
-					      .dst_port = Cp, .type = T_STREAM,
-					      .op = OP_RST });
-	want_state(&x, 'C', ANY, Cp, 2, P, SOCK_STREAM, ST_SYN_SENT, ST_CLOSE);
-	want_route(&x, 'N', ANY, ANY, -1, "no-device");
+	want_route(&x, &C, C.a.local_port, "local");
+	want_state(&x, &C, ST_CLOSE, ST_SYN_SENT);
+	p = lo_pkt(&C, &S, OP_REQUEST);
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	want_pair(&x, lo_pkt(&S, &C, OP_RST));
+	want_state(&x, &C, ST_SYN_SENT, ST_CLOSE);
+	want_route(&x, &N, ANY, "no-device");
 	if (check_events(&t, &x) || check_btf(&t))
 		return KT_FAIL;
 	return KT_PASS;
@@ -1004,33 +1179,37 @@ static void *sender_fn(void *arg)
 /*
  * Credit: S advertises 4096 bytes (the listener's buffer size); C sends
  * 6144 in one call: 4096 go out and C stalls; as S does not read, C asks
- * for credit once its wait has lasted a while (S answers with a
- * CREDIT_UPDATE that gives nothing); then S reads 4096, its CREDIT_UPDATE
- * lets C send the last 2048 and the stall ends with 2048 bytes of credit
- * left.
+ * for credit once its wait has lasted MVSOCK_CREDIT_REQ_DELAY (S answers
+ * with a CREDIT_UPDATE that gives nothing); then S reads 4096, its
+ * CREDIT_UPDATE lets C send the last 2048 and the stall ends with 2048
+ * bytes of credit left, having lasted at least the request's delay. The
+ * credit events show both ends' view: what each sent and received, and
+ * the credit toward its peer afterwards.
  */
 static int t_credit_stall(const struct kt_case *tc)
 {
-	unsigned int P = case_base(), Cp = P + 1;
+	unsigned int P = case_base();
 	unsigned long long bufsz = 4096;
+	const __u64 delay = CREDIT_REQ_MS * MS;
+	static struct expect x;
+	struct tsk L, C, S;
 	struct sender snd;
-	struct expect x = { .n = 0 };
+	struct tp_pkt p;
 	struct tpx t;
 	pthread_t th;
 	int lo, l, c, s;
 
 	(void)tc;
-	if (tracefs_ready() || (lo = lo_dev_id()) < 0)
+	if (lo_case_open(&t, &x, &lo))
 		return KT_FAIL;
-	if (tpx_open(&t, P, P + 15))
-		return KT_FAIL;
+	lo_socks(&L, &C, &S, lo, SOCK_STREAM, ANY, 1);
 	l = KT_OK(vs_socket(SOCK_STREAM));
 	KT_OK(setsockopt(l, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &bufsz,
 			 sizeof(bufsz)));
 	KT_OK(vs_bind(l, ANY, P));
 	KT_OK(listen(l, 4));
 	c = KT_OK(vs_socket(SOCK_STREAM));
-	KT_OK(vs_bind(c, ANY, Cp));
+	KT_OK(vs_bind(c, ANY, C.a.local_port));
 	KT_OK(vs_connect(c, VMADDR_CID_LOCAL, P));
 	s = KT_OK(accept(l, NULL, NULL));
 
@@ -1055,44 +1234,36 @@ static int t_credit_stall(const struct kt_case *tc)
 	close(s);
 	close(l);
 
-#define LO(...) ((struct tp_pkt){ .dev_id = lo, .src_cid = 1, .dst_cid = 1, \
-				  .type = T_STREAM, __VA_ARGS__ })
-	want_state(&x, 'L', ANY, P, ANY, ANY, SOCK_STREAM, ST_CLOSE, ST_LISTEN);
-	want_route(&x, 'C', ANY, 1, lo, "local");
-	want_state(&x, 'C', ANY, Cp, 1, P, SOCK_STREAM, ST_CLOSE, ST_SYN_SENT);
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_REQUEST,
-			 .buf_alloc = BUF_DEF));
-	want_policy(&x, 'L', 1, Cp, P, "accept", 0);
-	want_state(&x, 'S', 1, P, 1, Cp, SOCK_STREAM, ST_CLOSE, ST_ESTABLISHED);
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = Cp, .op = OP_RESPONSE,
-				.buf_alloc = 4096));
-	want_state(&x, 'C', ANY, Cp, 1, P, SOCK_STREAM, ST_SYN_SENT,
-		   ST_ESTABLISHED);
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_RW,
-			 .len = 4096, .buf_alloc = BUF_DEF));
-	want_stall(&x, 'C', Cp, 1, P, true, 0);
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P,
-			 .op = OP_CREDIT_REQUEST, .buf_alloc = BUF_DEF));
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = Cp,
-				.op = OP_CREDIT_UPDATE, .buf_alloc = 4096));
-	want_pair(&x, LO(.src_port = P, .dst_port = Cp,
-			 .op = OP_CREDIT_UPDATE, .buf_alloc = 4096,
-			 .fwd_cnt = 4096));
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_RW,
-			 .len = 2048, .buf_alloc = BUF_DEF));
-	want_stall(&x, 'C', Cp, 1, P, false, 2048);
-	want_pair(&x, LO(.src_port = Cp, .dst_port = P, .op = OP_SHUTDOWN,
-			 .flags = 3, .buf_alloc = BUF_DEF));
-	want_pair_nested(&x, LO(.src_port = P, .dst_port = Cp, .op = OP_RST,
-				.buf_alloc = 4096, .fwd_cnt = 6144));
-	want_state(&x, 'S', 1, P, 1, Cp, SOCK_STREAM, ST_ESTABLISHED,
-		   ST_CLOSING);
-	want_state(&x, 'C', ANY, Cp, 1, P, SOCK_STREAM, ST_ESTABLISHED,
-		   ST_CLOSING);
-	want_state(&x, 'C', ANY, Cp, 1, P, SOCK_STREAM, ST_CLOSING, ST_CLOSE);
-	want_state(&x, 'S', 1, P, 1, Cp, SOCK_STREAM, ST_CLOSING, ST_CLOSE);
-	want_state(&x, 'L', ANY, P, ANY, ANY, SOCK_STREAM, ST_LISTEN, ST_CLOSE);
-#undef LO
+	want_lo_connect(&x, &L, &C, &S, 4096);
+	p = lo_pkt(&C, &S, OP_RW);
+	p.len = 4096;
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	want_stall(&x, &C, true, 0, 0);
+	want_credit(&x, &C, TP_CREDIT_REQUEST, false, BUF_DEF, 0, 0);
+	p = lo_pkt(&C, &S, OP_CREDIT_REQUEST);
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	want_credit(&x, &S, TP_CREDIT_REQUEST, true, BUF_DEF, 0, 4096);
+	/* S's answer: nothing read yet */
+	want_credit(&x, &S, TP_CREDIT_UPDATE, false, 4096, 0, 4096);
+	p = lo_pkt(&S, &C, OP_CREDIT_UPDATE);
+	p.buf_alloc = 4096;
+	want_pair(&x, p);
+	want_credit(&x, &C, TP_CREDIT_UPDATE, true, 4096, 0, 0);
+	/* S read 4096 */
+	want_credit(&x, &S, TP_CREDIT_UPDATE, false, 4096, 4096, 4096);
+	p.fwd_cnt = 4096;
+	want_pair(&x, p);
+	want_credit(&x, &C, TP_CREDIT_UPDATE, true, 4096, 4096, 4096);
+	want_deliver(&x, &S, 4096, 0, delay);
+	p = lo_pkt(&C, &S, OP_RW);
+	p.len = 2048;
+	p.buf_alloc = BUF_DEF;
+	want_pair(&x, p);
+	want_stall(&x, &C, false, 2048, delay);
+	want_deliver(&x, &S, 2048, 0, 0);
+	want_lo_close(&x, &L, &C, &S, 4096, 6144);
 	if (check_events(&t, &x) || check_btf(&t))
 		return KT_FAIL;
 	return KT_PASS;
@@ -1120,15 +1291,38 @@ static int raw_read(int fd, struct vhdr *h)
 	return 0;
 }
 
-static int raw_write(int fd, __u32 src_cid, __u32 src_port, __u32 dst_cid,
-		     __u32 dst_port, __u16 op, __u32 buf_alloc, __u32 fwd_cnt)
+/* read the next packet: it must be @op from port @port; 0 or -1 */
+static int raw_expect(int fd, __u16 op, __u32 port)
 {
-	struct vhdr h = { .src_cid = src_cid, .dst_cid = dst_cid,
-			  .src_port = src_port, .dst_port = dst_port,
+	struct vhdr h;
+
+	if (raw_read(fd, &h))
+		return -1;
+	if (h.op != op || h.src_port != port) {
+		kt_diag("raw device: op %u from port %u, expected op %u from %u",
+			h.op, h.src_port, op, port);
+		return -1;
+	}
+	return 0;
+}
+
+/* the host (2:@k's peer port) sends @op (@len payload bytes) to @k */
+static int raw_write(int fd, const struct tsk *k, __u16 op, __u32 buf_alloc,
+		     __u32 fwd_cnt, __u32 len)
+{
+	char buf[sizeof(struct vhdr) + 4096];
+	struct vhdr h = { .src_cid = 2, .dst_cid = k->a.local_cid,
+			  .src_port = k->a.remote_port,
+			  .dst_port = k->a.local_port, .len = len,
 			  .type = T_STREAM, .op = op, .buf_alloc = buf_alloc,
 			  .fwd_cnt = fwd_cnt };
+	size_t n = sizeof(h) + len;
 
-	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h)) {
+	if (n > sizeof(buf))
+		return -1;
+	memcpy(buf, &h, sizeof(h));
+	memset(buf + sizeof(h), 'z', len);
+	if (write(fd, buf, n) != (ssize_t)n) {
 		kt_diag("raw device write: %s", kt_errname(errno));
 		return -1;
 	}
@@ -1147,79 +1341,157 @@ static int write_default_dev(const char *val)
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
+/* a started guest-role raw device with CID @cid; its registry id in *@id */
+static int raw_start(__u32 cid, int *id)
+{
+	struct mvsock_rawdev_cfg cfg = { .role = ROLE_GUEST, .cid = cid };
+	struct mvsock_rawdev_stats st;
+	int rd = open("/dev/mvsock-rawdev", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (rd < 0) {
+		kt_diag("open /dev/mvsock-rawdev: %s", kt_errname(errno));
+		return -1;
+	}
+	if (ioctl(rd, MVSOCK_RAWDEV_START, &cfg) ||
+	    ioctl(rd, MVSOCK_RAWDEV_STATS, &st)) {
+		kt_diag("raw device start: %s", kt_errname(errno));
+		close(rd);
+		return -1;
+	}
+	*id = st.dev_id;
+	return rd;
+}
+
+/* A raw device case's start: no guest device yet, the programs loaded. */
+static int raw_case_open(struct tpx *t, struct expect *x)
+{
+	int guests = 0;
+
+	if (tracefs_ready() || lo_dev_id() < 0)
+		return -1;
+	if (access("/dev/mvsock-rawdev", F_OK)) {
+		kt_diag("/dev/mvsock-rawdev missing: load selftests/kmod/mvsock_rawdev.ko (suites.d/70-bpf-tracepoints.sh does)");
+		return -1;
+	}
+	dev_id_of("guest", &guests);
+	if (guests) {
+		kt_diag("%d guest devices already registered", guests);
+		return -1;
+	}
+	x->n = 0;
+	x->qdev = NODEV;
+	return tpx_open(t, case_base(), case_base() + 15, NODEV);
+}
+
+/*
+ * Client @k connects (non-blocking) to the host through raw device @rd:
+ * the REQUEST must come out; with @respond the host accepts. The socket,
+ * or -1.
+ */
+static int raw_client(int rd, const struct tsk *k, bool respond)
+{
+	/* no connect timer RST while we play the host, however slow the VM */
+	struct timeval ctmo = { .tv_sec = 60 };
+	int c = vs_socket(SOCK_STREAM | SOCK_NONBLOCK);
+
+	if (c < 0 || setsockopt(c, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT,
+				&ctmo, sizeof(ctmo)) ||
+	    vs_bind(c, k->bound_cid, k->a.local_port) ||
+	    vs_connect(c, VMADDR_CID_HOST, k->a.remote_port) == 0 ||
+	    errno != EINPROGRESS) {
+		kt_diag("client %c: %s", k->tag, kt_errname(errno));
+		return -1;
+	}
+	if (raw_expect(rd, OP_REQUEST, k->a.local_port) ||
+	    (respond && raw_write(rd, k, OP_RESPONSE, 65536, 0, 0)))
+		return -1;
+	return c;
+}
+
+/* a packet of @k's on the raw device: sent (@rx false) or received */
+static struct tp_pkt raw_pkt(const struct tsk *k, bool rx, __u16 op)
+{
+	struct tp_pkt p = { .dev_id = k->a.dev_id, .src_cid = k->a.local_cid,
+			    .src_port = k->a.local_port,
+			    .dst_cid = k->a.remote_cid,
+			    .dst_port = k->a.remote_port, .type = T_STREAM,
+			    .op = op, .buf_alloc = BUF_DEF };
+
+	if (rx) {
+		p.src_cid = k->a.remote_cid;
+		p.src_port = k->a.remote_port;
+		p.dst_cid = k->a.local_cid;
+		p.dst_port = k->a.local_port;
+		p.buf_alloc = 65536;
+	}
+	return p;
+}
+
+/* @k sends @op: traced with @queued ahead of it, the device's queue grows */
+static void want_raw_tx(struct expect *x, const struct tsk *k, __u16 op,
+			__u32 len, __u32 queued)
+{
+	struct tp_pkt p = raw_pkt(k, false, op);
+
+	p.len = len;
+	p.queued = queued;
+	want_pkt(x, TP_PKT_TX, p);
+	want_queue(x, p.dev_id, Q_QUEUED, queued + 1);
+}
+
+/* the test read @k's @op off the device, @ns_min after it was sent */
+static void want_raw_read(struct expect *x, const struct tsk *k, __u16 op,
+			  __u32 len, __u32 left, __u64 ns_min)
+{
+	struct tp_pkt p = raw_pkt(k, false, op);
+
+	p.len = len;
+	want_done(x, p, ns_min);
+	want_queue(x, p.dev_id, Q_QUEUED, left);
+}
+
 /*
  * A guest device (raw test device, CID X) comes and goes: dev_add and
  * dev_default (first guest device), an unbound connect to the host goes
  * out through it ("default") and a bound one ("bound"); packets on it
- * show the device's queue depth; the default is pinned by sysfs
- * (dev_default), "auto" changes nothing (no event), and the device is
- * removed (dev_remove).
+ * show the device's queue depth, and so do its queue events as packets
+ * are sent and read; the ones read after WAIT_MS show that latency; the
+ * default is pinned by sysfs (dev_default), "auto" changes nothing (no
+ * event), and the device is removed while the default (dev_remove with
+ * is_default 1).
  */
 static int t_devices(const struct kt_case *tc)
 {
-	unsigned int P = case_base(), C1 = P + 1, C2 = P + 2;
-	unsigned int R1 = P + 8, R2 = P + 9;
+	unsigned int P = case_base();
 	const __u32 X = 7310 + kt_cur_index;
-	struct mvsock_rawdev_cfg cfg = { .role = ROLE_GUEST, .cid = X };
-	struct mvsock_rawdev_stats st;
-	struct expect x = { .n = 0 };
-	/* no connect timer RST while we play the host, however slow the VM */
-	struct timeval ctmo = { .tv_sec = 60 };
-	struct vhdr h;
+	static struct expect x;
+	struct tsk C1, C2;
 	char idbuf[16];
-	int guests = 0, rd, c1, c2, id;
+	int rd, c1, c2, id;
 	struct tpx t;
 
 	(void)tc;
-	if (tracefs_ready() || lo_dev_id() < 0)
+	if (raw_case_open(&t, &x))
 		return KT_FAIL;
-	if (access("/dev/mvsock-rawdev", F_OK)) {
-		kt_diag("/dev/mvsock-rawdev missing: load selftests/kmod/mvsock_rawdev.ko (suites.d/70-bpf-tracepoints.sh does)");
-		return KT_FAIL;
-	}
-	dev_id_of("guest", &guests);
-	KT_ASSERT(guests == 0, "%d guest devices already registered", guests);
-	if (tpx_open(&t, P, P + 15))
-		return KT_FAIL;
-
-	rd = KT_OK(open("/dev/mvsock-rawdev", O_RDWR | O_CLOEXEC | O_NONBLOCK));
-	KT_OK(ioctl(rd, MVSOCK_RAWDEV_START, &cfg));
-	KT_OK(ioctl(rd, MVSOCK_RAWDEV_STATS, &st));
-	id = st.dev_id;
+	rd = KT_OK(raw_start(X, &id));
+	tpx_qdev(&t, id);
+	C1 = (struct tsk){ '1', SOCK_STREAM, ANY, { id, X, P + 1, 2, P + 8 } };
+	C2 = (struct tsk){ '2', SOCK_STREAM, X, { id, X, P + 2, 2, P + 9 } };
 
 	/* unbound: the default device; we play the host and accept */
-	c1 = KT_OK(vs_socket(SOCK_STREAM | SOCK_NONBLOCK));
-	KT_OK(setsockopt(c1, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &ctmo,
-			 sizeof(ctmo)));
-	KT_OK(vs_bind(c1, ANY, C1));
-	KT_ERRNO(vs_connect(c1, VMADDR_CID_HOST, R1), EINPROGRESS);
-	KT_OK(raw_read(rd, &h));
-	KT_ASSERT(h.op == OP_REQUEST && h.src_cid == X && h.src_port == C1 &&
-		  h.dst_cid == 2 && h.dst_port == R1, "REQUEST expected, op %u",
-		  h.op);
-	KT_OK(raw_write(rd, 2, R1, X, C1, OP_RESPONSE, 65536, 0));
+	c1 = KT_OK(raw_client(rd, &C1, true));
 	for (int i = 0; i < 3; i++)
 		KT_OK(send_exact(c1, 100, 0));
-	for (int i = 0; i < 3; i++) {
-		KT_OK(raw_read(rd, &h));
-		KT_ASSERT(h.op == OP_RW && h.len == 100, "RW expected, op %u",
-			  h.op);
-	}
-	KT_OK(raw_write(rd, 2, R1, X, C1, OP_RST, 65536, 300));
+	usleep(WAIT_MS * 1000);
+	for (int i = 0; i < 3; i++)
+		KT_OK(raw_expect(rd, OP_RW, C1.a.local_port));
+	KT_OK(raw_write(rd, &C1, OP_RST, 65536, 300, 0));
 	close(c1);
 
 	/* bound to the device's CID; closed while connecting: RST */
-	c2 = KT_OK(vs_socket(SOCK_STREAM | SOCK_NONBLOCK));
-	KT_OK(setsockopt(c2, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &ctmo,
-			 sizeof(ctmo)));
-	KT_OK(vs_bind(c2, X, C2));
-	KT_ERRNO(vs_connect(c2, VMADDR_CID_HOST, R2), EINPROGRESS);
+	c2 = KT_OK(raw_client(rd, &C2, false));
 	close(c2);
-	KT_OK(raw_read(rd, &h));
-	KT_ASSERT(h.op == OP_REQUEST && h.src_port == C2, "REQUEST expected, op %u",
-		  h.op);
-	KT_OK(raw_read(rd, &h));
-	KT_ASSERT(h.op == OP_RST && h.src_port == C2, "RST expected, op %u", h.op);
+	KT_OK(raw_expect(rd, OP_RST, C2.a.local_port));
 
 	snprintf(idbuf, sizeof(idbuf), "%d", id);
 	KT_OK(write_default_dev(idbuf));
@@ -1227,44 +1499,113 @@ static int t_devices(const struct kt_case *tc)
 	KT_OK(ioctl(rd, MVSOCK_RAWDEV_STOP));
 	close(rd);
 
-#define RAW(...) ((struct tp_pkt){ .dev_id = id, .type = T_STREAM, __VA_ARGS__ })
 	want_dev(&x, TP_DEV_ADD, id, ROLE_GUEST, X, true, "rawdev");
 	want_dev(&x, TP_DEV_DEFAULT, id, ROLE_GUEST, X, true, "rawdev");
-	want_route(&x, '1', ANY, 2, id, "default");
-	want_state(&x, '1', ANY, C1, 2, R1, SOCK_STREAM, ST_CLOSE, ST_SYN_SENT);
-	want_pkt(&x, TP_PKT_TX, RAW(.src_cid = X, .src_port = C1, .dst_cid = 2,
-				    .dst_port = R1, .op = OP_REQUEST,
-				    .buf_alloc = BUF_DEF));
-	want_pkt(&x, TP_PKT_RX, RAW(.src_cid = 2, .src_port = R1, .dst_cid = X,
-				    .dst_port = C1, .op = OP_RESPONSE,
-				    .buf_alloc = 65536));
-	want_state(&x, '1', ANY, C1, 2, R1, SOCK_STREAM, ST_SYN_SENT,
-		   ST_ESTABLISHED);
+	want_route(&x, &C1, C1.a.local_port, "default");
+	want_state(&x, &C1, ST_CLOSE, ST_SYN_SENT);
+	want_raw_tx(&x, &C1, OP_REQUEST, 0, 0);
+	want_raw_read(&x, &C1, OP_REQUEST, 0, 0, 0);
+	want_pkt(&x, TP_PKT_RX, raw_pkt(&C1, true, OP_RESPONSE));
+	want_state(&x, &C1, ST_SYN_SENT, ST_ESTABLISHED);
 	/* nobody reads the device meanwhile: its queue grows */
 	for (int i = 0; i < 3; i++)
-		want_pkt(&x, TP_PKT_TX, RAW(.src_cid = X, .src_port = C1,
-					    .dst_cid = 2, .dst_port = R1,
-					    .op = OP_RW, .len = 100,
-					    .buf_alloc = BUF_DEF, .queued = i));
-	want_pkt(&x, TP_PKT_RX, RAW(.src_cid = 2, .src_port = R1, .dst_cid = X,
-				    .dst_port = C1, .op = OP_RST,
-				    .buf_alloc = 65536, .fwd_cnt = 300));
-	want_state(&x, '1', ANY, C1, 2, R1, SOCK_STREAM, ST_ESTABLISHED,
-		   ST_CLOSING);
-	want_state(&x, '1', ANY, C1, 2, R1, SOCK_STREAM, ST_CLOSING, ST_CLOSE);
-	want_route(&x, '2', X, 2, id, "bound");
-	want_state(&x, '2', X, C2, 2, R2, SOCK_STREAM, ST_CLOSE, ST_SYN_SENT);
-	want_pkt(&x, TP_PKT_TX, RAW(.src_cid = X, .src_port = C2, .dst_cid = 2,
-				    .dst_port = R2, .op = OP_REQUEST,
-				    .buf_alloc = BUF_DEF));
-	want_pkt(&x, TP_PKT_TX, RAW(.src_cid = X, .src_port = C2, .dst_cid = 2,
-				    .dst_port = R2, .op = OP_RST,
-				    .buf_alloc = BUF_DEF, .queued = 1));
-	want_state(&x, '2', X, C2, 2, R2, SOCK_STREAM, ST_SYN_SENT, ST_CLOSE);
+		want_raw_tx(&x, &C1, OP_RW, 100, i);
+	for (int i = 0; i < 3; i++)
+		want_raw_read(&x, &C1, OP_RW, 100, 2 - i, WAIT_MS * MS);
+	{
+		struct tp_pkt p = raw_pkt(&C1, true, OP_RST);
+
+		p.fwd_cnt = 300;
+		want_pkt(&x, TP_PKT_RX, p);
+	}
+	want_state(&x, &C1, ST_ESTABLISHED, ST_CLOSING);
+	want_state(&x, &C1, ST_CLOSING, ST_CLOSE);
+	want_route(&x, &C2, C2.a.local_port, "bound");
+	want_state(&x, &C2, ST_CLOSE, ST_SYN_SENT);
+	want_raw_tx(&x, &C2, OP_REQUEST, 0, 0);
+	want_raw_read(&x, &C2, OP_REQUEST, 0, 0, 0);
+	want_raw_tx(&x, &C2, OP_RST, 0, 0);
+	want_raw_read(&x, &C2, OP_RST, 0, 0, 0);
+	want_state(&x, &C2, ST_SYN_SENT, ST_CLOSE);
 	want_dev(&x, TP_DEV_DEFAULT, id, ROLE_GUEST, X, true, "rawdev");
-	/* unregistered: no longer the default when the event is emitted */
-	want_dev(&x, TP_DEV_REMOVE, id, ROLE_GUEST, X, false, "rawdev");
-#undef RAW
+	/* it was the default when it went */
+	want_dev(&x, TP_DEV_REMOVE, id, ROLE_GUEST, X, true, "rawdev");
+	if (check_events(&t, &x) || check_btf(&t))
+		return KT_FAIL;
+	return KT_PASS;
+}
+
+/*
+ * Credit packets and a CID change on a raw guest device (CID X): the host
+ * sends CREDIT_REQUEST (received, answered: one event each way), then a
+ * CREDIT_UPDATE with a 1000-byte buffer (received: peer credit 1000), then
+ * 50 bytes read after WAIT_MS (delivered, queue time at least that). The
+ * device's CID changes to X2 (dev_cid, the connection reset); a second
+ * device Y comes, and a change of the first to Y is refused (dev_cid with
+ * -EADDRINUSE). The first goes while the default (dev_remove is_default
+ * 1, before its successor's dev_default), then the second.
+ */
+static int t_credit_cid(const struct kt_case *tc)
+{
+	unsigned int P = case_base();
+	const __u32 X = 7510 + kt_cur_index, X2 = X + 1000, Y = X + 2000;
+	static struct expect x;
+	int rd, rd2, c, id, id2;
+	struct tp_pkt p;
+	struct tsk C;
+	struct tpx t;
+
+	(void)tc;
+	if (raw_case_open(&t, &x))
+		return KT_FAIL;
+	rd = KT_OK(raw_start(X, &id));
+	tpx_qdev(&t, id);
+	C = (struct tsk){ 'C', SOCK_STREAM, ANY, { id, X, P + 1, 2, P + 8 } };
+	c = KT_OK(raw_client(rd, &C, true));
+	KT_OK(raw_write(rd, &C, OP_CREDIT_REQUEST, 65536, 0, 0));
+	usleep(WAIT_MS * 1000);
+	KT_OK(raw_expect(rd, OP_CREDIT_UPDATE, C.a.local_port));
+	KT_OK(raw_write(rd, &C, OP_CREDIT_UPDATE, 1000, 0, 0));
+	KT_OK(raw_write(rd, &C, OP_RW, 1000, 0, 50));
+	usleep(WAIT_MS * 1000);
+	KT_EQ(recv(c, (char[100]){ 0 }, 100, 0), 50);
+	KT_OK(ioctl(rd, MVSOCK_RAWDEV_SET_CID, &X2));
+	close(c);
+	rd2 = KT_OK(raw_start(Y, &id2));
+	KT_ERRNO(ioctl(rd, MVSOCK_RAWDEV_SET_CID, &Y), EADDRINUSE);
+	KT_OK(ioctl(rd, MVSOCK_RAWDEV_STOP));
+	KT_OK(ioctl(rd2, MVSOCK_RAWDEV_STOP));
+	close(rd);
+	close(rd2);
+
+	want_dev(&x, TP_DEV_ADD, id, ROLE_GUEST, X, true, "rawdev");
+	want_dev(&x, TP_DEV_DEFAULT, id, ROLE_GUEST, X, true, "rawdev");
+	want_route(&x, &C, C.a.local_port, "default");
+	want_state(&x, &C, ST_CLOSE, ST_SYN_SENT);
+	want_raw_tx(&x, &C, OP_REQUEST, 0, 0);
+	want_raw_read(&x, &C, OP_REQUEST, 0, 0, 0);
+	want_pkt(&x, TP_PKT_RX, raw_pkt(&C, true, OP_RESPONSE));
+	want_state(&x, &C, ST_SYN_SENT, ST_ESTABLISHED);
+	want_pkt(&x, TP_PKT_RX, raw_pkt(&C, true, OP_CREDIT_REQUEST));
+	want_credit(&x, &C, TP_CREDIT_REQUEST, true, 65536, 0, 65536);
+	want_credit(&x, &C, TP_CREDIT_UPDATE, false, BUF_DEF, 0, 65536);
+	want_raw_tx(&x, &C, OP_CREDIT_UPDATE, 0, 0);
+	want_raw_read(&x, &C, OP_CREDIT_UPDATE, 0, 0, WAIT_MS * MS);
+	p = raw_pkt(&C, true, OP_CREDIT_UPDATE);
+	p.buf_alloc = 1000;
+	want_pkt(&x, TP_PKT_RX, p);
+	want_credit(&x, &C, TP_CREDIT_UPDATE, true, 1000, 0, 1000);
+	p.op = OP_RW;
+	p.len = 50;
+	want_pkt(&x, TP_PKT_RX, p);
+	want_deliver(&x, &C, 50, 0, WAIT_MS * MS);
+	want_dev_cid(&x, id, X, X2, 0, true, "rawdev");
+	want_state(&x, &C, ST_ESTABLISHED, ST_CLOSE);
+	want_dev(&x, TP_DEV_ADD, id2, ROLE_GUEST, Y, false, "rawdev");
+	want_dev_cid(&x, id, X2, Y, -EADDRINUSE, true, "rawdev");
+	want_dev(&x, TP_DEV_REMOVE, id, ROLE_GUEST, X2, true, "rawdev");
+	want_dev(&x, TP_DEV_DEFAULT, id2, ROLE_GUEST, Y, true, "rawdev");
+	want_dev(&x, TP_DEV_REMOVE, id2, ROLE_GUEST, Y, true, "rawdev");
 	if (check_events(&t, &x) || check_btf(&t))
 		return KT_FAIL;
 	return KT_PASS;
@@ -1392,7 +1733,13 @@ static int perf_compare(struct tpx *t, struct perfc *pc,
 			ok = false;
 		}
 	}
-	for (int k = TP_PKT_TX; k <= TP_ROUTE; k++) {
+	static const int seen[] = { TP_PKT_TX, TP_PKT_RX, TP_SOCK_STATE,
+				    TP_ROUTE, TP_QUEUE, TP_PKT_DONE,
+				    TP_DELIVER };
+
+	for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++) {
+		int k = seen[i];
+
 		if (h1[k] == h0[k]) {
 			kt_diag("%s: no event at all", tp_names[k]);
 			ok = false;
@@ -1415,7 +1762,7 @@ static int t_perf_sees_events(const struct kt_case *tc)
 	(void)tc;
 	if (tracefs_ready())
 		return KT_FAIL;
-	if (tpx_open(&t, P, P + 15) || perf_open(&pc))
+	if (tpx_open(&t, P, P + 15, NODEV) || perf_open(&pc))
 		return KT_FAIL;
 	perf_read(&pc, p0);
 	hits_read(&t, h0);
@@ -1440,7 +1787,7 @@ static int t_perf_return0_hides(const struct kt_case *tc)
 	(void)tc;
 	if (tracefs_ready())
 		return KT_FAIL;
-	if (tpx_open(&t, P, P + 15) || perf_open(&pc))
+	if (tpx_open(&t, P, P + 15, NODEV) || perf_open(&pc))
 		return KT_FAIL;
 	hider = bpf_program__attach(t.skel->progs.hide_pkt_tx);
 	KT_ASSERT(hider, "attach hide_pkt_tx: %s", strerror(errno));
@@ -1466,6 +1813,7 @@ static const struct kt_case cases[] = {
 	{ "no_listener_and_no_device", t_refused_and_no_device, 0, CASE_TIMEOUT },
 	{ "credit_stall", t_credit_stall, 0, CASE_TIMEOUT },
 	{ "devices_and_routing_rawdev", t_devices, 0, CASE_TIMEOUT },
+	{ "credit_and_cid_change_rawdev", t_credit_cid, 0, CASE_TIMEOUT },
 	{ "perf_sees_events", t_perf_sees_events, 0, CASE_TIMEOUT },
 	{ "perf_trap_return0_hides", t_perf_return0_hides, 0, CASE_TIMEOUT },
 };

@@ -100,7 +100,7 @@ static ssize_t rawdev_read(struct file *file, char __user *buf, size_t len,
 			return err;
 	}
 	if (rd->dev)
-		mvsock_dev_tx_done(rd->dev, 1);
+		mvsock_dev_tx_complete(rd->dev, skb);
 	ret = min_t(size_t, len, skb->len);
 	tmp = kmalloc(max_t(size_t, ret, 1), GFP_KERNEL);
 	if (!tmp)
