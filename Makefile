@@ -8,6 +8,8 @@
 #   make deps       install the Debian packages needed (done automatically)
 #   make demo       scripts/demo.sh
 #   make bench      scripts/bench.sh
+#   make perf-demo  scripts/perf-demo.sh: perf on the mvsock tracepoints
+#                   and a data-path profile, in a VM (build/perf-demo/)
 #   make clean
 #
 # KVER selects the kernel (default: newest installed 6.12 with headers, see
@@ -21,13 +23,13 @@ HAVE_KMOD := $(wildcard selftests/kmod/Kbuild)
 HAVE_USER := $(wildcard selftests/Makefile)
 HAVE_BPF := $(wildcard bpf/Makefile)
 
-.PHONY: all modules kmod user bpf deps ensure-deps check demo bench clean help
+.PHONY: all modules kmod user bpf deps ensure-deps check demo bench perf-demo clean help
 
 all: modules kmod user bpf
 	$(MAKE) -C tools/bench
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,16s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # Cheap check first (dpkg-query); apt only runs when something is missing.
 ensure-deps:
@@ -80,6 +82,9 @@ demo: all
 
 bench: all
 	KVER=$(KVER) scripts/bench.sh
+
+perf-demo: all
+	KVER=$(KVER) scripts/perf-demo.sh
 
 clean:
 ifneq ($(HAVE_KBUILD),)

@@ -35,7 +35,8 @@
 # VM_VERBOSE=1 (QEMU command line and boot timings), VM_BIOS=seabios
 # (default: qboot), VM_DMESG_IGNORE (extended regex of kernel log lines that
 # must not fail the run; it also disables the taint check), QEMU (binary,
-# default qemu-system-x86_64).
+# default qemu-system-x86_64), VM_KEEP_OUT=DIR (after the run, copy what the
+# command wrote into $VM_OUT to DIR on the host; $VM_OUT itself is removed).
 # Logs of the last run: build/vm/last-dmesg.txt (the guest's dmesg, or its
 # kernel console log if it died), build/vm/last-console.log.
 
@@ -227,6 +228,14 @@ if [ -s "$OUT/dmesg.txt" ]; then
 	cp -f "$OUT/dmesg.txt" "$VMDIR/last-dmesg.txt"
 else
 	cp -f "$OUT/kernel.log" "$VMDIR/last-dmesg.txt" 2>/dev/null || true
+fi
+if [ -n "${VM_KEEP_OUT:-}" ]; then
+	# The runner's own files (spec.sh, console.log, ...) are left out.
+	mkdir -p "$VM_KEEP_OUT" &&
+		find "$OUT" -mindepth 1 -maxdepth 1 ! -name spec.sh ! -name console.log \
+			! -name kernel.log ! -name dmesg.txt ! -name status \
+			-exec cp -a -t "$VM_KEEP_OUT" {} + ||
+		echo "vm: warning: could not copy $OUT to $VM_KEEP_OUT" >&2
 fi
 
 # The kernel console log from the first oops/BUG/WARNING/panic line on, or
