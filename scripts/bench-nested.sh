@@ -232,7 +232,7 @@ print_table() {
 declare -A R=()
 
 vm_main() {
-	local st rc inner_to log key left n t0=$SECONDS status=0 try t1
+	local st inner_to log key left n t0=$SECONDS status=0
 	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-nested: --in-vm is for the outer VM only" >&2; exit 2; }
 	nb_tmp
 	log=$NB_TMP/run.log
@@ -258,34 +258,11 @@ vm_main() {
 			status=1
 			continue
 		fi
-		for ((try = 1; ; try++)); do
-			say "$st: host driver loaded; booting the inner guest (run-inner.sh --timeout $inner_to)"
-			rm -f "$NB_TMP/started"
-			t1=$SECONDS
-			# shellcheck disable=SC2046 # nb_inner_adds: a list of options
-			NB_STARTED_FILE=$NB_TMP/started \
-			"$ROOT/selftests/nested/run-inner.sh" --timeout "$inner_to" \
-				--load "$NB_STOCK_GUEST" $(nb_inner_adds) \
-				--log-dir "$NESTED_BUILD/last-$st$([ "$try" = 1 ] || echo "-try$try")" \
-				--host "'$ROOT/scripts/bench-nested.sh' --measure $st" 2>&1 |
-				tee -a "$log" | grep --line-buffered -Ev '^nbench-(result|diag): '
-			rc=${PIPESTATUS[0]}
-			[ "$rc" = 0 ] && break
-			say "$st: run-inner.sh exit status $rc"
-			# A QEMU killed by a signal says nothing itself: the kernel may.
-			dmesg 2>/dev/null | grep -Ei 'segfault|general protection|traps:|killed process|out of memory|qemu' |
-				tail -n 5 | sed "s/^/${NB_PFX}:   outer kernel: /"
-			# TCG inside TCG now and then crashes the inner kernel
-			# early in its boot: one more boot, when time allows.
-			inner_to=$(( inner_to - (SECONDS - t1) ))
-			if [ ! -e "$NB_TMP/started" ] && [ "$try" -lt "$BENCH_NESTED_BOOT_TRIES" ] &&
-				[ "$inner_to" -ge 300 ]; then
-				say "$st: the inner guest never came up; booting it again"
-				continue
-			fi
-			status=1
-			break
-		done
+		say "$st: host driver loaded"
+		# shellcheck disable=SC2046 # nb_inner_adds: a list of options
+		nb_run_inner "$st" "$inner_to" "$BENCH_NESTED_BOOT_TRIES" "$log" \
+			--load "$NB_STOCK_GUEST" $(nb_inner_adds) \
+			--host "'$ROOT/scripts/bench-nested.sh' --measure $st" || status=1
 		if ! nb_host_unload "$st"; then
 			say "ERROR: cannot unload the $st host driver; stopping here"
 			status=1
@@ -296,11 +273,7 @@ vm_main() {
 
 	nb_collect "$log"
 	echo
-	for key in $(printf '%s\n' "${!NB_V[@]}" | grep -v ',short_runs$' | sort -t, -k2,2 -k1,1); do
-		# shellcheck disable=SC2086 # one argument per round
-		R[$key]=$(nb_median ${NB_V[$key]})
-		say "$(printf '%-20s %s -> median %s' "${key/,/ }:" "${NB_V[$key]}" "${R[$key]}")"
-	done
+	nb_medians R ',short_runs$'
 	print_table
 	if grep -q '^nbench-diag: ' "$log"; then
 		echo "Packets and interrupts counted by the guest's driver (recv = from the host,"
@@ -309,13 +282,7 @@ vm_main() {
 		echo
 	fi
 	say "outer VM time $((SECONDS - t0)) s"
-	key=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null |
-		sed -n '/mvsock-bench-nested: start/,$p' |
-		grep -Ev 'mvsock-bench-nested: start|out-of-tree module|module verification failed')
-	if [ -n "$key" ]; then
-		say "outer kernel warnings/errors logged during the bench:"
-		while IFS= read -r l; do say "  $l"; done <<<"$key"
-	fi
+	nb_kernel_warnings "mvsock-bench-nested: start"
 	nb_cleanup
 	return $status
 }
@@ -325,7 +292,7 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc log start sampler m f phase
+	local kver rc log start phase
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	if [ "$BENCH_NESTED" = 0 ]; then
@@ -335,23 +302,9 @@ host_main() {
 	kver=$("$ROOT/scripts/kver.sh") || exit 1
 	export KVER=$kver
 	mkdir -p "$OUT"
-	for m in mvsock mvsock_vhost; do
-		[ -f "$NB_KO_DIR/$m.ko" ] || { say "$NB_KO_DIR/$m.ko missing (run make first)" >&2; exit 1; }
-	done
-	say "building tools/bench (static vsock_perf, vsock_pingpong), the inner initramfs"
-	make -s -C "$ROOT/tools/bench" OUT="$OUT" all static || exit 1
-	# Build here what the outer VM would otherwise build itself (slowly):
-	# it then only checks that nothing changed. Same arguments as vm_main.
-	# shellcheck disable=SC2046 # a list of options
-	"$ROOT/selftests/nested/mkinitramfs.sh" $(nb_inner_adds) >/dev/null || exit 1
-	"$ROOT/selftests/nested/mkinitramfs.sh" --print-vmlinux >/dev/null || exit 1
-
+	nb_prepare mvsock mvsock_vhost || exit 1
 	log=$OUT/last-nested.txt
-	echo "bench-nested: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $kver," \
-		"git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
-		"modules from ${NB_KO_DIR#"$ROOT"/}" | tee "$log"
-	echo "bench-nested: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-		"$(pgrep -c -f '^qemu-system' 2>/dev/null || echo 0) other QEMU guest(s) running" | tee -a "$log"
+	nb_log_header "$log"
 	echo "bench-nested: booting the outer VM; two inner guest boots of 80-330 s each" \
 		"under TCG: the whole run takes several minutes (10-25, depending on the load)" | tee -a "$log"
 
@@ -368,33 +321,11 @@ host_main() {
 	# Sample the build machine every 5 s: the phase (host driver) being
 	# measured, other QEMU guests running (ours excluded), load average.
 	phase=$OUT/nested-phase
-	echo boot >"$phase"
-	(
-		while sleep 5; do
-			echo "$(cat "$phase" 2>/dev/null) $(($(pgrep -c -f '^qemu-system' || true) - 1)) $(cut -d' ' -f1 /proc/loadavg)"
-		done >"$OUT/nested-host-samples.txt"
-	) &
-	sampler=$!
+	nb_sampler_start "$phase" "$OUT/nested-host-samples.txt"
 	"$ROOT/selftests/vm/run.sh" --smp 2 --timeout $((BENCH_NESTED_TIMEOUT + 60)) -- \
-		scripts/bench-nested.sh --in-vm 2>&1 |
-		while IFS= read -r f; do
-			printf '%s\n' "$f"
-			case "$f" in
-			"bench-nested: phase "*) echo "${f#bench-nested: phase }" >"$phase" ;;
-			esac
-		done | tee -a "$log"
+		scripts/bench-nested.sh --in-vm 2>&1 | nb_phase_filter "$phase" | tee -a "$log"
 	rc=${PIPESTATUS[0]}
-	kill "$sampler" 2>/dev/null
-	wait "$sampler" 2>/dev/null
-	awk '$1 != "boot" && $1 != "end" {
-		n[$1]++; if ($2 > 0) busy[$1]++; if ($2 > max[$1]) max[$1] = $2; load[$1] += $3
-		if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }
-	} END {
-		for (i = 1; i <= k; i++) { p = order[i]
-			printf "bench-nested: host while measuring %s: other QEMU guests running in %d%% of %d samples (max %d), mean load average %.2f%s\n",
-				p, 100 * busy[p] / n[p], n[p], max[p], load[p] / n[p], busy[p] ? "; figures are noisy" : ""
-		}
-	}' "$OUT/nested-host-samples.txt" | tee -a "$log"
+	nb_sampler_stop "$OUT/nested-host-samples.txt" | tee -a "$log"
 	echo "bench-nested: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
 	if [ "$rc" != 0 ]; then
 		echo "bench-nested: the VM run failed (status $rc); outer kernel log: build/vm/last-dmesg.txt" >&2

@@ -23,7 +23,10 @@
 #     BENCH_CONN_SECS per round;
 # and once, the guest's single-core memcpy bandwidth (tools/bench/memcpy_bw).
 # Then, unless BENCH_NESTED=0, scripts/bench-nested.sh: our host driver
-# against stock vhost_vsock in the nested topology (several minutes more).
+# against stock vhost_vsock in the nested topology (several minutes more);
+# then, unless BENCH_ISOLATION=0, scripts/bench-isolation.sh: ping-pong
+# latency on one device of a guest, idle and while another device carries
+# a bulk stream (nested topology too, 8-25 minutes more).
 #
 # Environment (defaults in brackets):
 #   BENCH_SIZES ["4K 64K 256K 1M"]  BENCH_REPS [3]  BENCH_SECS [2.5]
@@ -31,6 +34,7 @@
 #   BENCH_SMP [2]  BENCH_VM_TIMEOUT [900]  KVER (see scripts/kver.sh)
 #   MVSOCK_KO_DIR [kernel, built first]  prebuilt modules to use instead
 #   BENCH_NESTED [1] and BENCH_NESTED_*: see scripts/bench-nested.sh
+#   BENCH_ISOLATION [1] and BENCH_ISOLATION_*: see scripts/bench-isolation.sh
 # Output: the table on stdout; a copy of the whole run in
 # build/bench/last-run.txt (with date, kernel and git revision).
 
@@ -344,7 +348,7 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver perf rc log start others sampler nrc=0
+	local kver perf rc log start others sampler nrc=0 irc=0
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	kver=$("$ROOT/scripts/kver.sh") || exit 1
@@ -421,8 +425,19 @@ host_main() {
 	else
 		echo "bench: nested host<->guest benchmark skipped (BENCH_NESTED=0)"
 	fi
+	# Isolation between two devices of one guest (nested topology):
+	# build/bench/last-isolation.txt.
+	if [ "${BENCH_ISOLATION:-1}" != 0 ]; then
+		echo
+		echo "bench: next, isolation between two vsock devices of one guest" \
+			"(scripts/bench-isolation.sh): takes several minutes (8-25, depending on the load); BENCH_ISOLATION=0 skips it"
+		VM_ENV='' "$ROOT/scripts/bench-isolation.sh" || irc=$?
+	else
+		echo "bench: isolation benchmark skipped (BENCH_ISOLATION=0)"
+	fi
 	[ "$rc" = 0 ] || exit "$rc"
-	exit "$nrc"
+	[ "$nrc" = 0 ] || exit "$nrc"
+	exit "$irc"
 }
 
 if [ "${1:-}" = --in-vm ]; then

@@ -5,8 +5,7 @@
 # "Nested topology"): the outer VM (selftests/vm/run.sh) plays the host,
 # with a host driver providing /dev/vhost-vsock, and
 # selftests/nested/run-inner.sh boots a second-level guest in it. Sourced
-# (bash) by scripts/bench-nested.sh; meant to be reused by later nested
-# benchmarks (e.g. isolation between two vsock devices of one guest).
+# (bash) by scripts/bench-nested.sh and scripts/bench-isolation.sh.
 #
 # Sides: "host" is the outer VM (CID 2), "guest" the inner guest (CID
 # NB_GUEST_CID, default $NESTED_CID of run-inner.sh, i.e. 3). Programs run
@@ -22,6 +21,14 @@
 #   nb_inner_adds [ours-guest]  run-inner.sh --add options: the programs
 #                               below (and our guest driver)
 #   nb_guest_load_ours          insmod our guest driver in the inner guest
+#   nb_run_inner LABEL TIMEOUT TRIES LOG ARG...
+#                               run-inner.sh --timeout TIMEOUT --log-dir
+#                               $NESTED_BUILD/last-LABEL ARG...; its output
+#                               is appended to LOG and shown without the
+#                               result lines; when the inner guest never
+#                               came up (the --host command did not touch
+#                               $NB_STARTED_FILE), boots again, TRIES boots
+#                               at most, while 300 s or more are left
 # Traffic (in a run-inner.sh --host command):
 #   nb_stream_start ID DIR BUF KIB [GUEST_CID]
 #                               start one vsock_perf transfer in the
@@ -38,6 +45,11 @@
 #                               NB_WALL (seconds from start to finish,
 #                               program start-up included)
 #   nb_stream ID DIR BUF KIB [GUEST_CID]     both of the above
+#   nb_stream_wait_flowing ID SECS
+#                               wait (SECS at most) until the transfer's
+#                               connection is established (ss on the host
+#                               side, which both directions have)
+#   nb_stream_running ID        true while its sender is still sending
 #   nb_pingpong CLIENT_SIDE SECS [GUEST_CID] 1-byte ping-pong
 #                               (vsock_pingpong): the echo server on the
 #                               other side; sets NB_PP_MEAN, NB_PP_P50,
@@ -55,11 +67,33 @@
 #   nb_collect FILE             read result lines into NB_V[LABEL,KEY]
 #                               (space-separated values, one per round)
 #   nb_median V...              median
+#   nb_medians ARRAY [EXCLUDE]  ARRAY[LABEL,KEY] = the median of each
+#                               NB_V[LABEL,KEY] (keys matching the extended
+#                               regex EXCLUDE left out), one line printed each
 #   nb_table_head A B           Markdown header: metric | A | B | ratio | ...
 #   nb_table_row LABEL VA VB KIND TARGET
 #                               KIND thr: ratio VA/VB; lat: VB/VA (so > 1
-#                               always favours column A); TARGET a ratio or
-#                               "info"
+#                               always favours column A); TARGET a ratio
+#                               (at least: PASS or MISS), "<=X" (at most X:
+#                               PASS or FAIL) or "info"
+#   nb_kernel_warnings MARK     print this kernel's warnings and errors
+#                               logged since MARK (a line written to
+#                               /dev/kmsg at the start)
+# On the build machine:
+#   nb_prepare [ours-guest] MODULE...
+#                               check that $NB_KO_DIR/MODULE.ko exist, build
+#                               the static programs and the inner initramfs
+#                               (nb_inner_adds [ours-guest]) and kernel
+#   nb_log_header LOG           start LOG: date, kernel, git revision,
+#                               modules, the machine's load (also printed)
+#   nb_sampler_start PHASEFILE OUT  sample every 5 s into OUT: the phase
+#                               (PHASEFILE's content), the other QEMU guests
+#                               running (this run's outer VM excluded), the
+#                               load average
+#   nb_phase_filter PHASEFILE   copy stdin to stdout; a line "PFX: phase X"
+#                               writes X to PHASEFILE
+#   nb_sampler_stop OUT         stop sampling; one summary line per phase
+#                               (phases boot and end left out)
 # Environment: MVSOCK_KO_DIR (our modules, default kernel/), NB_PERF
 # (vsock_perf, default build/bench/static/vsock_perf), NB_PINGPONG
 # (default build/bench/static/vsock_pingpong; both from "make -C
@@ -117,6 +151,37 @@ nb_inner_adds() { # [ours-guest]
 nb_guest_load_ours() {
 	nb_on guest insmod "$NB_KO_DIR/mvsock.ko" &&
 		nb_on guest insmod "$NB_KO_DIR/mvsock_virtio.ko"
+}
+
+# Boot the inner guest and run its --host command (in the outer VM).
+nb_run_inner() { # label timeout tries log run-inner-args...
+	local label=$1 to=$2 tries=$3 log=$4 try rc t1
+	shift 4
+	nb_tmp
+	for ((try = 1; ; try++)); do
+		nb_say "$label: booting the inner guest (run-inner.sh --timeout $to)"
+		rm -f "$NB_TMP/started"
+		t1=$SECONDS
+		NB_STARTED_FILE=$NB_TMP/started \
+		"$NB_ROOT/selftests/nested/run-inner.sh" --timeout "$to" \
+			--log-dir "${NESTED_BUILD:-$NB_ROOT/build/nested}/last-$label$([ "$try" = 1 ] || echo "-try$try")" \
+			"$@" 2>&1 |
+			tee -a "$log" | grep --line-buffered -Ev '^nbench-(result|diag): '
+		rc=${PIPESTATUS[0]}
+		[ "$rc" = 0 ] && return 0
+		nb_say "$label: run-inner.sh exit status $rc"
+		# A QEMU killed by a signal says nothing itself: the kernel may.
+		dmesg 2>/dev/null | grep -Ei 'segfault|general protection|traps:|killed process|out of memory|qemu' |
+			tail -n 5 | sed "s/^/${NB_PFX:-nbench}:   outer kernel: /"
+		# TCG inside TCG now and then crashes the inner kernel early in
+		# its boot: one more boot, when time allows.
+		to=$(( to - (SECONDS - t1) ))
+		if [ ! -e "$NB_TMP/started" ] && [ "$try" -lt "$tries" ] && [ "$to" -ge 300 ]; then
+			nb_say "$label: the inner guest never came up; booting it again"
+			continue
+		fi
+		return "$rc"
+	done
 }
 
 ###########################################################################
@@ -261,10 +326,18 @@ nb_stream_finish() { # id
 	NB_TX_SECS=''
 	NB_TX_GBPS=''
 	NB_WALL=''
-	if ! wait "${NB_TXPID[$id]}"; then
-		nb_say "  vsock_perf sender failed ($(cat "$NB_TMP/$id.what")):"
+	wait "${NB_TXPID[$id]}"
+	rc=$?
+	if [ $rc != 0 ]; then
+		# 141: SIGPIPE (the connection was reset), 124: NB_XFER_TIMEOUT
+		nb_say "  vsock_perf sender failed, status $rc, after" \
+			"$(awk -v t0="${NB_T0[$id]}" -v t1="$(date +%s%N)" 'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }') s" \
+			"($(cat "$NB_TMP/$id.what")):"
 		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.tx"
 		kill "${NB_RXPID[$id]}" 2>/dev/null
+		wait "${NB_RXPID[$id]}" 2>/dev/null
+		nb_say "  the receiver's output:"
+		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.rx"
 		rc=1
 	fi
 	if ! wait "${NB_RXPID[$id]}" && [ $rc = 0 ]; then
@@ -295,6 +368,29 @@ nb_stream_finish() { # id
 nb_stream() { # id dir buf kib [guest_cid]
 	nb_stream_start "$@" || return 1
 	nb_stream_finish "$1"
+}
+
+# The transfer's connection is up (seen by ss on the host side: the
+# sender for h2g, the receiver for g2h).
+nb_stream_wait_flowing() { # id secs
+	local id=$1 port i
+	port=$(awk '{ print $5 }' "$NB_TMP/$id.what")
+	for ((i = 0; i < $2 * 10; i++)); do
+		ss -Hn --vsock state established 2>/dev/null |
+			awk -v p="$port" '{ for (f = 1; f <= NF; f++) if ($f ~ ":" p "$") { ok = 1; exit } }
+				END { exit !ok }' && return 0
+		nb_stream_running "$id" || break
+		sleep 0.1
+	done
+	nb_say "  no established connection for the transfer ($(cat "$NB_TMP/$id.what"))"
+	return 1
+}
+
+# The sender has not finished: its process is alive and has not printed
+# its summary (written at exit).
+nb_stream_running() { # id
+	kill -0 "${NB_TXPID[$1]}" 2>/dev/null &&
+		! grep -q '^total time in tx loop' "$NB_TMP/$1.tx" 2>/dev/null
 }
 
 nb_pingpong() { # client_side secs [guest_cid]
@@ -407,6 +503,25 @@ nb_collect() { # file
 	done < <(grep '^nbench-result: ' "$1")
 }
 
+nb_medians() { # array [exclude-regex]
+	local -n nb_m=$1
+	local key
+	for key in $(printf '%s\n' "${!NB_V[@]}" | grep -Ev "${2:-^\$}" | sort -t, -k2,2 -k1,1); do
+		# shellcheck disable=SC2086,SC2004 # one argument per round; nb_m is associative
+		nb_m[$key]=$(nb_median ${NB_V[$key]})
+		nb_say "$(printf '%-20s %s -> median %s' "${key/,/ }:" "${NB_V[$key]}" "${nb_m[$key]}")"
+	done
+}
+
+nb_kernel_warnings() { # mark
+	local w l
+	w=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null | sed -n "/$1/,\$p" |
+		grep -Ev "$1|out-of-tree module|module verification failed")
+	[ -n "$w" ] || return 0
+	nb_say "outer kernel warnings/errors logged during the bench:"
+	while IFS= read -r l; do nb_say "  $l"; done <<<"$w"
+}
+
 nb_table_head() { # column-a column-b
 	printf '| %-32s | %9s | %9s | %7s | %7s | %-6s |\n' metric "$1" "$2" ratio target result
 	echo '|----------------------------------|----------:|----------:|--------:|--------:|--------|'
@@ -415,13 +530,79 @@ nb_table_head() { # column-a column-b
 nb_table_row() { # label value-a value-b kind target
 	awk -v l="$1" -v a="$2" -v b="$3" -v k="$4" -v t="$5" 'BEGIN {
 		r = "n/a"; v = (t == "info") ? "(info)" : "n/a"
+		atmost = sub(/^<=/, "", t)
 		if (a != "" && b != "" && a > 0 && b > 0) {
 			x = (k == "lat") ? b / a : a / b
 			r = sprintf("%.2fx", x)
-			if (t != "info") v = (x >= t) ? "PASS" : "MISS"
+			if (atmost) v = (x <= t) ? "PASS" : "FAIL"
+			else if (t != "info") v = (x >= t) ? "PASS" : "MISS"
 		}
-		tt = (t == "info") ? "-" : sprintf(">= %.1fx", t)
+		tt = (t == "info") ? "-" : sprintf("%s %.1fx", atmost ? "<=" : ">=", t)
 		if (a == "") a = "n/a"; if (b == "") b = "n/a"
 		printf "| %-32s | %9s | %9s | %7s | %7s | %-6s |\n", l, a, b, r, tt, v
 	}'
+}
+
+###########################################################################
+# On the build machine: how busy it was
+###########################################################################
+
+nb_prepare() { # [ours-guest] module...
+	local g='' m
+	[ "${1:-}" = ours-guest ] && { g=$1; shift; }
+	for m in "$@"; do
+		[ -f "$NB_KO_DIR/$m.ko" ] || { nb_say "$NB_KO_DIR/$m.ko missing (run make first)" >&2; return 1; }
+	done
+	nb_say "building tools/bench (static vsock_perf, vsock_pingpong), the inner initramfs"
+	make -s -C "$NB_ROOT/tools/bench" OUT="$NB_ROOT/build/bench" all static || return 1
+	# Build here what the outer VM would otherwise build itself (slowly):
+	# it then only checks that nothing changed. Same arguments there.
+	# shellcheck disable=SC2046 # a list of options
+	"$NB_ROOT/selftests/nested/mkinitramfs.sh" $(nb_inner_adds ${g:+"$g"}) >/dev/null || return 1
+	"$NB_ROOT/selftests/nested/mkinitramfs.sh" --print-vmlinux >/dev/null
+}
+
+nb_log_header() { # log
+	echo "${NB_PFX:-nbench}: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel ${KVER:-$(uname -r)}," \
+		"git $(git -C "$NB_ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
+		"modules from ${NB_KO_DIR#"$NB_ROOT"/}" | tee "$1"
+	echo "${NB_PFX:-nbench}: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+		"$(pgrep -c -f '^qemu-system' 2>/dev/null || true) other QEMU guest(s) running" | tee -a "$1"
+}
+
+NB_SAMPLER=
+
+nb_sampler_start() { # phasefile out
+	echo boot >"$1"
+	(
+		while sleep 5; do
+			echo "$(cat "$1" 2>/dev/null) $(($(pgrep -c -f '^qemu-system' || true) - 1)) $(cut -d' ' -f1 /proc/loadavg)"
+		done >"$2"
+	) &
+	NB_SAMPLER=$!
+}
+
+nb_phase_filter() { # phasefile
+	local f
+	while IFS= read -r f; do
+		printf '%s\n' "$f"
+		case "$f" in
+		"${NB_PFX:-nbench}: phase "*) echo "${f#"${NB_PFX:-nbench}": phase }" >"$1" ;;
+		esac
+	done
+}
+
+nb_sampler_stop() { # out
+	[ -n "$NB_SAMPLER" ] && kill "$NB_SAMPLER" 2>/dev/null
+	[ -n "$NB_SAMPLER" ] && wait "$NB_SAMPLER" 2>/dev/null
+	NB_SAMPLER=
+	awk -v pfx="${NB_PFX:-nbench}" '$1 != "boot" && $1 != "end" {
+		n[$1]++; if ($2 > 0) busy[$1]++; if ($2 > max[$1]) max[$1] = $2; load[$1] += $3
+		if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }
+	} END {
+		for (i = 1; i <= k; i++) { p = order[i]
+			printf "%s: host while measuring %s: other QEMU guests running in %d%% of %d samples (max %d), mean load average %.2f%s\n",
+				pfx, p, 100 * busy[p] / n[p], n[p], max[p], load[p] / n[p], busy[p] ? "; figures are noisy" : ""
+		}
+	}' "$1"
 }
