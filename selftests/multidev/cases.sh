@@ -61,10 +61,13 @@ CASES=(
 TAIL_CASES=()
 if [ "$MD_HOST" = ours ]; then
 	# (run-inner.sh --hotplug --monitor: selftests/multidev/suite-args.sh)
+	# (migration first: QEMU 7.2's migration of a guest after an SHPC
+	# hot-plug has not been made to work here; see docs/testing.md)
 	TAIL_CASES+=(
-		hot_unplug "hot-unplug of device $C1 (the pinned default) under traffic: only its sockets are reset, a checksummed stream on $C0 completes, the default moves to $C0"
-		hot_plug "hot-plug of a new device (CID $((C0 + 10))): probed, routable both ways, does not take the default"
+		host_policy "host policy (bpf/host_policy on the host): a 3 CIDs x 4 ports allow/deny matrix, zero wrong verdicts, every denial logged once; detach restores access"
 		migrate "live migration: TRANSPORT_RESET on every device re-reads its CID (+100), resets its connections; ids, default and routing follow"
+		hot_unplug "hot-unplug of device $((C1 + 100)) (the pinned default) under traffic: only its sockets are reset, a checksummed stream on $((C0 + 100)) completes, the default moves to $((C0 + 100))"
+		hot_plug "hot-plug of a new device (CID $((C0 + 10))): probed, routable both ways, does not take the default"
 	)
 fi
 TAIL_CASES+=(
@@ -466,21 +469,74 @@ case_unload() {
 # registry_cids: the guest's device CIDs, sorted, one line
 registry_cids() { gx cat $MVP/devices | sed -n 's/.*role=guest cid=\([0-9]*\) .*/\1/p' | sort -n | tr '\n' ' '; }
 
+# The example host policy of bpf/ on the host (our host driver only: it
+# needs mvsock.ko's struct_ops): guest CID a may reach ports 6001 and
+# 6002, b only 6002, c only 6003; nothing may reach 6004. Every
+# (CID, port) pair is tried from the guest (bound to that CID); listeners
+# on every port show which requests got through.
+case_host_policy() {
+	local a=${CIDS[0]} b=${CIDS[1]} c=${CIDS[2]} p x o ok=0 lp want got
+	local -A allow=(["$a:6001"]=1 ["$a:6002"]=1 ["$b:6002"]=1 ["$c:6003"]=1)
+	local hp=${MD_HOST_POLICY:-$BUILD/bpf/host_policy}
+	for p in 6001 6002 6003 6004; do
+		hbg "hp$p" "$MD" serve -n 4 "$p"
+		hwait "hp$p" '^listening' 60 || return 1
+	done
+	hbg hpol "$hp" "$a:6001,6002" "$b:6002" "$c:6003"
+	lp=${HPIDS[-1]}
+	hwait hpol '^attached: 3 rules' 60 || return 1
+	o=$(gx sh -c "for c in $a $b $c; do for p in 6001 6002 6003 6004; do
+		echo \"try \$c \$p \$('$MD' connect -T 30 -b \$c 2 \$p 2>&1 | tr '\n' ' ')\"
+	done; done")
+	msg "$o"
+	for x in "$a" "$b" "$c"; do
+		for p in 6001 6002 6003 6004; do
+			got=$(grep "^try $x $p " <<<"$o")
+			if [ -n "${allow[$x:$p]:-}" ]; then
+				want="server: accept local=2:$p peer=$x:"
+			else
+				want="error=ECONNRESET"
+			fi
+			[[ $got == *"$want"* ]] || { msg "WRONG VERDICT for CID $x port $p: want '$want'"; ok=1; }
+		done
+	done
+	# the listeners saw exactly the allowed requests
+	for p in 6001 6002 6003 6004; do
+		want=$(for x in "$a" "$b" "$c"; do [ -n "${allow[$x:$p]:-}" ] && echo "$x"; done | sort | tr '\n' ' ')
+		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/hp$p.out" | sort | tr '\n' ' ')
+		[ "$want" = "$got" ] || { msg "port $p accepted from '$got', want '$want'"; ok=1; }
+	done
+	# the loader logged each denial once
+	want=$(for x in "$a" "$b" "$c"; do for p in 6001 6002 6003 6004; do
+		[ -n "${allow[$x:$p]:-}" ] || echo "$x $p"; done; done | sort)
+	got=$(sed -n 's/^deny cid \([0-9]*\) port \([0-9]*\) .*/\1 \2/p' "$D/hpol.out" | sort)
+	[ "$want" = "$got" ] || { msg "denials logged:"; msg "$got"; msg "want:"; msg "$want"; ok=1; }
+	# detached (the loader ends on SIGTERM): c reaches 6001 again
+	kill "$lp" 2>/dev/null
+	wait "$lp" 2>/dev/null
+	o=$(gx "$MD" connect -T 30 -b "$c" 2 6001 2>&1)
+	expect "$o" "^server: accept local=2:6001 peer=$c:" "after the policy was detached" || ok=1
+	kill "${HPIDS[@]}" 2>/dev/null
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+# (after the migration case: the CIDs are CIDS[], not C0..C2)
 case_hot_unplug() {
-	local id1 o i ok=0
+	local a=${CIDS[0]} b=${CIDS[1]} c=${CIDS[2]} id1 o i ok=0
 	# the device to remove is the (pinned) default: the default must move
-	id1=$(dev_id_of "$C1")
+	id1=$(dev_id_of "$b")
 	gx sh -c "echo $id1 > $MVP/default_dev" >>"$D/why" 2>&1 || return 1
 	hold_all 5701 hu || return 1
-	# a checksummed stream on C0 that outlives the removal
+	# a checksummed stream on device a that outlives the removal
 	hbg husink "$MD" sink 5711
 	hwait husink '^listening' 60 || return 1
-	gbg husend "$MD" send -b "$C0" 2 5711 24M 77
+	gbg husend "$MD" send -b "$a" 2 5711 24M 77
 	sleep 2
 	o=$("$NESTED_HOTPLUG" del vsock1 --now 2>&1) || { msg "$o"; return 1; }
 	msg "$o"
 	gwait hu1 '^ended errno=ECONNRESET' 120 || ok=1
-	msg "device $C1: $(gout hu1 | tail -n 1)"
+	msg "device $b: $(gout hu1 | tail -n 1)"
 	for i in 0 2; do
 		o=$(gout "hu$i")
 		msg "device ${CIDS[i]}: $(tail -n 1 <<<"$o")"
@@ -488,15 +544,15 @@ case_hot_unplug() {
 	done
 	gwait husend '^send ' 600 || ok=1
 	o=$(gout husend)
-	msg "stream on $C0: $o"
-	expect "$o" "^send ok bytes=25165824 " "the stream on $C0" || ok=1
+	msg "stream on $a: $o"
+	expect "$o" "^send ok bytes=25165824 " "the stream on $a" || ok=1
 	o=$(registry_cids)
-	expect "$o" "^$C0 $C2 \$" "registry after the removal" || ok=1
+	expect "$o" "^$a $c \$" "registry after the removal" || ok=1
 	o=$(gx "$MD" cids)
-	expect "$o" "^local_cid=$C0\$" "GET_LOCAL_CID: the default moved" || ok=1
-	route_check 5712 - "$C0" || ok=1
+	expect "$o" "^local_cid=$a\$" "GET_LOCAL_CID: the default moved" || ok=1
+	route_check 5712 - "$a" || ok=1
 	gx sh -c 'killall mdtool; true' >/dev/null 2>&1
-	CIDS=("$C0" "$C2")
+	CIDS=("$a" "$c")
 	[ $ok = 0 ] && : >"$D/why"
 	return $ok
 }
@@ -506,16 +562,16 @@ case_hot_plug() {
 	o=$("$NESTED_HOTPLUG" add vsock9 "$n" 9 --now 2>&1) || { msg "$o"; return 1; }
 	msg "$o"
 	o=$(registry_cids)
-	expect "$o" "^$C0 $C2 $n \$" "registry after the plug" || return 1
+	expect "$o" "^$(printf '%s ' "${CIDS[@]}")$n \$" "registry after the plug" || return 1
 	o=$(gx "$MD" cids)
-	expect "$o" "^local_cid=$C0\$" "the default stays" || ok=1
+	expect "$o" "^local_cid=${CIDS[0]}\$" "the default stays" || ok=1
 	route_check 5801 "$n" "$n" || ok=1
 	gbg hpl "$MD" serve -n 1 5802
 	gwait hpl '^listening' 120 || return 1
 	o=$("$MD" connect -T 30 "$n" 5802)
 	msg "host -> $n: $o"
 	expect "$o" "^server: accept local=$n:5802 peer=2:" "host to the new device" || ok=1
-	CIDS=("$C0" "$C2" "$n")
+	CIDS+=("$n")
 	[ $ok = 0 ] && : >"$D/why"
 	return $ok
 }
@@ -567,6 +623,22 @@ case_migrate() {
 }
 
 LINK_DEAD=0
+DEAD_WHY="the link to the inner guest is gone"
+# After a failed case: when the inner kernel has oopsed (or the link is
+# gone), the rest would only wait for timeouts: say why, skip them.
+guest_broken() {
+	local log
+	if ! log=$(timeout 60 "$NESTED_EXEC" dmesg 2>/dev/null); then
+		LINK_DEAD=1
+		msg "the inner guest does not answer any more"
+		return
+	fi
+	grep -qE 'BUG:|Oops|general protection|Kernel panic' <<<"$log" || return
+	LINK_DEAD=1
+	DEAD_WHY="the inner kernel oopsed in an earlier case"
+	msg "the inner kernel oopsed:"
+	grep -m 1 -A 50 -E 'BUG:|Oops|general protection|Kernel panic' <<<"$log" >>"$D/why"
+}
 # MD_ONLY=case,case,...: a development aid that runs only those cases
 # (and vsock_test only when listed); the others are reported as skipped.
 md_only() { [ -z "${MD_ONLY:-}" ] || [[ ",$MD_ONLY," == *",$1,"* ]]; }
@@ -579,11 +651,12 @@ run_case() { # FUNC DESCRIPTION
 		return 0
 	fi
 	if [ "$LINK_DEAD" = 1 ]; then
-		echo "the link to the inner guest is gone: not run" >"$D/why"
+		echo "$DEAD_WHY: not run" >"$D/why"
 		rc=1
 	else
 		"case_$1"
 		rc=$?
+		[ $rc = 0 ] || guest_broken
 	fi
 	n=$((n + 1))
 	if [ $rc = 0 ]; then

@@ -331,19 +331,25 @@ if [ -n "$STRACE" ]; then
 fi
 [ "${NESTED_VERBOSE:-0}" = 1 ] && say "${qemu_cmd[*]}"
 
-"${qemu_cmd[@]}" </dev/null >"$W/qemu.log" 2>&1 &
-QPID=$!
-QSTART=$(ms)
-for fd in "${VFDS[@]}"; do
-	exec {fd}>&-
-done
-
-# --- the outer end of the link ---
-relay_args=(-e "$W/exec.sock" -r "$W/ready" -w 60)
-for p in "${L_OUTER[@]}"; do relay_args+=(-L "$p"); done
-[ "${NESTED_VERBOSE:-0}" = 1 ] || relay_args+=(-q)
-"$VRELAY" "${relay_args[@]}" "$W/link.sock" </dev/null 2>"$W/relay.log" &
-RPID=$!
+# Start the inner QEMU and the outer end of the link (QEMU waits for the
+# relay to connect: wait=on).
+launch() {
+	local fd p
+	"${qemu_cmd[@]}" </dev/null >"$W/qemu.log" 2>&1 &
+	QPID=$!
+	QSTART=$(ms)
+	for fd in "${VFDS[@]}"; do
+		exec {fd}>&-
+	done
+	VFDS=()
+	# (-w: QEMU may take long to create the socket on a loaded machine)
+	relay_args=(-e "$W/exec.sock" -r "$W/ready" -w 300)
+	for p in "${L_OUTER[@]}"; do relay_args+=(-L "$p"); done
+	[ "${NESTED_VERBOSE:-0}" = 1 ] || relay_args+=(-q)
+	"$VRELAY" "${relay_args[@]}" "$W/link.sock" </dev/null 2>"$W/relay.log" &
+	RPID=$!
+}
+launch
 
 # What selftests/nested/migrate.sh needs to start another QEMU and relay.
 if [ "$MONITOR" = 1 ]; then
@@ -367,7 +373,7 @@ qemu_alive() {
 console_tail() {
 	local f
 	say "inner console (full log: $LOGDIR/console.log):"
-	tr -d '\r' <"$W/console.log" 2>/dev/null | tail -n 60 | sed 's/^/nested:   /' >&2
+	{ tr -d '\r' <"$W/console.log"; } 2>/dev/null | tail -n 60 | sed 's/^/nested:   /' >&2
 	for f in "$W/qemu.log" "$W"/qemu-[0-9]*.log; do
 		[ -s "$f" ] || continue
 		say "inner QEMU said (${f##*/}):"
@@ -379,18 +385,57 @@ console_tail() {
 	fi
 }
 
+# A TCG-in-TCG inner kernel has been seen to die very early in boot (a
+# general protection fault in text_poke_early, start_kernel), before its
+# /init ran. Nothing under test has run then (the inner guest loads its
+# vsock drivers from /init; until a guest driver starts a device, QEMU has
+# given the host driver no guest memory or rings), so such a boot is
+# retried once, and reported.
+early_crash() {
+	! { tr -d '\r' <"$W/console.log"; } 2>/dev/null | grep -q '^nested-init: init started'
+}
+BOOT_RETRIES=${NESTED_BOOT_RETRIES:-1}
+# After the inner QEMU or the relay ended during boot: boot again when the
+# kernel died before /init (returns 0), else report (returns 1).
+boot_failed() {
+	local i
+	# (the relay sees the link close while QEMU is still going down)
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$QPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	console_tail
+	# (not with --vhostfd: the fds are numbered in the command)
+	if [ "$BOOT_RETRIES" -le 0 ] || [ "$VHOSTFD" = 1 ] || ! early_crash; then
+		return 1
+	fi
+	BOOT_RETRIES=$((BOOT_RETRIES - 1))
+	if [ -s "$W/console.log" ]; then
+		say "RETRY: the inner kernel died before its /init ran (nothing under test had run): booting it again"
+		mkdir -p "$LOGDIR" 2>/dev/null && cp -f "$W/console.log" "$LOGDIR/console-failed-boot.log"
+	else
+		say "RETRY: the inner guest never printed anything (nothing under test had run): booting it again"
+	fi
+	kill "$RPID" "$QPID" 2>/dev/null
+	wait "$RPID" "$QPID" 2>/dev/null
+	rm -f "$W/console.log" "$W/ready" "$W/link.sock" "$W/qemu.pid"
+	launch
+	boot_end=$(( $(date +%s) + BOOT_TIMEOUT ))
+	[ "$boot_end" -gt "$DEADLINE" ] && boot_end=$DEADLINE
+	return 0
+}
 boot_end=$(( $(date +%s) + BOOT_TIMEOUT ))
 [ "$boot_end" -gt "$DEADLINE" ] && boot_end=$DEADLINE
 while [ ! -s "$W/ready" ]; do
 	if ! kill -0 "$QPID" 2>/dev/null; then
 		say "the inner QEMU exited during boot"
-		console_tail
+		boot_failed && continue
 		exit 121
 	fi
 	if ! kill -0 "$RPID" 2>/dev/null; then
 		say "the relay exited during boot:"
 		sed 's/^/nested:   /' "$W/relay.log" >&2
-		console_tail
+		boot_failed && continue
 		exit 121
 	fi
 	if [ "$(date +%s)" -ge "$boot_end" ]; then
@@ -460,6 +505,11 @@ if timeout 120 "$NESTED_EXEC" dmesg >"$W/dmesg.txt" 2>&1 &&
 		verdict=fail
 		say "inner kernel log check FAILED; offending lines:"
 		while IFS= read -r l; do say "  $l"; done <<<"$bad"
+		# and the first report whole (the full log is in --log-dir)
+		first=$(grep -n -m 1 -E "$BAD_RE" "$W/dmesg.txt" | cut -d: -f1)
+		say "the kernel log from there:"
+		sed -n "$((first > 5 ? first - 5 : 1)),$((first + 60))p" "$W/dmesg.txt" |
+			sed 's/^/nested:   /' >&2
 	fi
 	if [ -z "${NESTED_DMESG_IGNORE:-}" ] && (( ${taint:-0} & BAD_TAINT )); then
 		verdict=fail
