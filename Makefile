@@ -4,6 +4,8 @@
 #
 #   make            kernel modules (kernel/), user-space programs, and the
 #                   BPF toolchain, programs and tests (bpf/, build/bpf/)
+#   make modules-nohooks  mvsock.ko and mvsock_loopback.ko without
+#                   tracepoints and BPF hooks, in build/nohooks/kernel/
 #   make check      build, then run every test suite in one QEMU VM
 #   make deps       install the Debian packages needed (done automatically)
 #   make demo       scripts/demo.sh
@@ -23,7 +25,7 @@ HAVE_KMOD := $(wildcard selftests/kmod/Kbuild)
 HAVE_USER := $(wildcard selftests/Makefile)
 HAVE_BPF := $(wildcard bpf/Makefile)
 
-.PHONY: all modules kmod user bpf deps ensure-deps check demo bench perf-demo clean help
+.PHONY: all modules modules-nohooks kmod user bpf deps ensure-deps check demo bench perf-demo clean help
 
 all: modules kmod user bpf
 	$(MAKE) -C tools/bench
@@ -51,6 +53,22 @@ ifneq ($(HAVE_KBUILD),)
 		MVSOCK_KSRC=$$(KVER=$(KVER) scripts/ksrc.sh) modules
 else
 	@echo "warning: kernel/Kbuild not found: no kernel modules built" >&2
+endif
+
+# The reference build of scripts/bench-hooks.sh: the same sources,
+# compiled with MVSOCK_NOHOOKS=1 (see kernel/Kbuild) into
+# build/nohooks/kernel/ (copies: kbuild of 6.12 writes its output next to
+# the sources; include/ is a link, for "../include/uapi/..."). Only
+# mvsock.ko and mvsock_loopback.ko are used; kernel/ is left alone.
+NOHOOKS_DIR := $(CURDIR)/build/nohooks/kernel
+
+modules-nohooks: check-kver
+ifneq ($(HAVE_KBUILD),)
+	@mkdir -p $(NOHOOKS_DIR) && ln -sfn ../../include $(NOHOOKS_DIR)/../include
+	@for f in kernel/Kbuild $(filter-out %.mod.c,$(wildcard kernel/*.[ch])); do \
+		cmp -s $$f $(NOHOOKS_DIR)/$${f#kernel/} || cp -p $$f $(NOHOOKS_DIR)/ || exit 1; \
+	done
+	$(MAKE) -C $(KDIR) M=$(NOHOOKS_DIR) MVSOCK_NOHOOKS=1 modules
 endif
 
 # Test-only kernel module(s) of the selftests, linked against kernel/.

@@ -353,7 +353,7 @@ struct mvsock_bpf_ops {
 /* verdicts beyond the last user-visible errno (EHWPOISON) become -EPERM */
 #define MVSOCK_BPF_ERRNO_MAX	133
 
-#if IS_ENABLED(CONFIG_BPF_SYSCALL) && IS_ENABLED(CONFIG_BPF_JIT)
+#if IS_ENABLED(CONFIG_BPF_SYSCALL) && IS_ENABLED(CONFIG_BPF_JIT) && !defined(MVSOCK_NOHOOKS)
 DECLARE_STATIC_KEY_FALSE(mvsock_bpf_active);
 static inline bool mvsock_bpf_on(void)
 {
