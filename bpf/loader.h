@@ -3,6 +3,7 @@
  * What the loaders of bpf/ share: options (-v: libbpf's debug log, -h),
  * libbpf's messages on stderr, SIGINT/SIGTERM as "detach and exit", and
  * attaching a mvsock_bpf_ops set with a clear message when it fails.
+ * The functions are static inline: a loader uses only what it needs.
  */
 #ifndef MVSOCK_LOADER_H
 #define MVSOCK_LOADER_H
@@ -21,14 +22,14 @@
 static volatile sig_atomic_t loader_stop;
 static bool loader_verbose;
 
-static void loader_on_signal(int sig)
+static inline void loader_on_signal(int sig)
 {
 	(void)sig;
 	loader_stop = 1;
 }
 
-static int loader_libbpf_print(enum libbpf_print_level level,
-			       const char *fmt, va_list ap)
+static inline int loader_libbpf_print(enum libbpf_print_level level,
+				      const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !loader_verbose)
 		return 0;
@@ -37,9 +38,10 @@ static int loader_libbpf_print(enum libbpf_print_level level,
 
 /*
  * Options; returns the index of the first argument, or exits (status 0
- * for -h, 2 for a bad option or no argument).
+ * for -h, 2 for a bad option or no argument; @args "[...]": arguments
+ * are optional).
  */
-static int loader_init(int argc, char **argv, const char *args)
+static inline int loader_init(int argc, char **argv, const char *args)
 {
 	int opt;
 
@@ -51,7 +53,7 @@ static int loader_init(int argc, char **argv, const char *args)
 		fprintf(stderr, "usage: %s [-v] %s\n", argv[0], args);
 		exit(opt == 'h' ? 0 : 2);
 	}
-	if (optind == argc) {
+	if (optind == argc && args[0] != '[') {
 		fprintf(stderr, "usage: %s [-v] %s\n", argv[0], args);
 		exit(2);
 	}
@@ -60,14 +62,14 @@ static int loader_init(int argc, char **argv, const char *args)
 	return optind;
 }
 
-static void loader_load_failed(const char *name)
+static inline void loader_load_failed(const char *name)
 {
 	fprintf(stderr, "%s: cannot load the BPF program: %s (is mvsock.ko loaded? -v shows libbpf's log)\n",
 		name, strerror(errno));
 }
 
 /* attach the set in @map; SIGINT/SIGTERM set loader_stop from now on */
-static struct bpf_link *loader_attach(struct bpf_map *map, const char *name)
+static inline struct bpf_link *loader_attach(struct bpf_map *map, const char *name)
 {
 	struct bpf_link *link;
 
@@ -80,7 +82,7 @@ static struct bpf_link *loader_attach(struct bpf_map *map, const char *name)
 	return link;
 }
 
-static void loader_detach(struct bpf_link *link)
+static inline void loader_detach(struct bpf_link *link)
 {
 	if (!link)
 		return;

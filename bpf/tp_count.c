@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tp_count: count the events of the mvsock trace system with BPF (the
+ * "all tracepoints with counting programs" case of scripts/bench-hooks.sh).
+ *
+ * Usage: tp_count [-v] [EVENT...]
+ *
+ * Attaches tp_count.bpf.c's program as a classic tracepoint program to
+ * each EVENT, by default to every event in /sys/kernel/tracing/events/mvsock/
+ * (mvsock.ko must be loaded), prints "attached N events: NAME...", and
+ * counts until SIGINT or SIGTERM. Then it prints one line per event,
+ * "count EVENT N", and "total N in E events, M missed" (M: runs the kernel
+ * skipped because a BPF program was already running on that CPU), and
+ * detaches. -v prints libbpf's log.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/types.h>
+
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+
+#include "loader.h"
+#include "tp_count.skel.h"
+
+#define TP_SYSTEM "mvsock"
+#define TP_DIR "/sys/kernel/tracing/events/" TP_SYSTEM
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the event directories of TP_DIR, sorted; -1 on error */
+static int list_events(char ***out)
+{
+	struct dirent *de;
+	char **names = NULL;
+	int n = 0;
+	DIR *d;
+
+	d = opendir(TP_DIR);
+	if (!d) {
+		fprintf(stderr, "tp_count: %s: %s (is mvsock.ko loaded, tracefs mounted?)\n",
+			TP_DIR, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		char **more;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		more = realloc(names, (n + 1) * sizeof(*names));
+		if (!more) {
+			fprintf(stderr, "tp_count: out of memory\n");
+			exit(1);
+		}
+		names = more;
+		names[n] = strdup(de->d_name);
+		if (!names[n++]) {
+			fprintf(stderr, "tp_count: out of memory\n");
+			exit(1);
+		}
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	*out = names;
+	return n;
+}
+
+/* wait for SIGINT/SIGTERM without a race between the test and the wait */
+static void wait_for_stop(void)
+{
+	sigset_t block, old;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	while (!loader_stop)
+		sigsuspend(&old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	int i = loader_init(argc, argv, "[EVENT...]");
+	struct bpf_link **links = NULL;
+	unsigned long long total = 0;
+	struct tp_count_bpf *skel;
+	struct bpf_prog_info info;
+	__u32 info_len = sizeof(info);
+	int n, k, ncpus, fd, err = 1;
+	char **names;
+	__u64 *vals = NULL;
+
+	if (i < argc) {
+		names = argv + i;
+		n = argc - i;
+	} else {
+		n = list_events(&names);
+		if (n < 0)
+			return 1;
+	}
+	skel = tp_count_bpf__open_and_load();
+	if (!skel) {
+		loader_load_failed("tp_count");
+		return 1;
+	}
+	if (n == 0 || n > (int)bpf_map__max_entries(skel->maps.counts)) {
+		fprintf(stderr, "tp_count: %d events: want 1 to %u\n", n,
+			bpf_map__max_entries(skel->maps.counts));
+		goto out;
+	}
+	ncpus = libbpf_num_possible_cpus();
+	links = calloc(n, sizeof(*links));
+	vals = calloc(ncpus > 0 ? ncpus : 1, sizeof(*vals));
+	if (ncpus <= 0 || !links || !vals) {
+		fprintf(stderr, "tp_count: cannot size the per-CPU counters\n");
+		goto out;
+	}
+	signal(SIGINT, loader_on_signal);
+	signal(SIGTERM, loader_on_signal);
+	for (k = 0; k < n; k++) {
+		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = k);
+
+		links[k] = bpf_program__attach_tracepoint_opts(skel->progs.count_event,
+							       TP_SYSTEM, names[k], &opts);
+		if (!links[k]) {
+			fprintf(stderr, "tp_count: cannot attach to %s:%s: %s\n",
+				TP_SYSTEM, names[k], strerror(errno));
+			goto out;
+		}
+	}
+	printf("attached %d events:", n);
+	for (k = 0; k < n; k++)
+		printf(" %s", names[k]);
+	printf("\n");
+	wait_for_stop();
+
+	fd = bpf_map__fd(skel->maps.counts);
+	for (k = 0; k < n; k++) {
+		unsigned long long sum = 0;
+		__u32 key = k;
+		int c;
+
+		if (bpf_map_lookup_elem(fd, &key, vals)) {
+			fprintf(stderr, "tp_count: reading the counts: %s\n", strerror(errno));
+			goto out;
+		}
+		for (c = 0; c < ncpus; c++)
+			sum += vals[c];
+		total += sum;
+		printf("count %s %llu\n", names[k], sum);
+	}
+	memset(&info, 0, sizeof(info));
+	if (bpf_prog_get_info_by_fd(bpf_program__fd(skel->progs.count_event),
+				    &info, &info_len))
+		info.recursion_misses = 0;
+	printf("total %llu in %d events, %llu missed\n", total, n,
+	       (unsigned long long)info.recursion_misses);
+	err = 0;
+out:
+	for (k = 0; links && k < n; k++)
+		bpf_link__destroy(links[k]);
+	if (links && !err)
+		printf("detached\n");
+	free(vals);
+	free(links);
+	tp_count_bpf__destroy(skel);
+	return err;
+}
