@@ -486,7 +486,7 @@ case_host_policy() {
 	done
 	hbg hpol "$hp" "$a:6001,6002" "$b:6002" "$c:6003"
 	lp=${HPIDS[-1]}
-	hwait hpol '^attached: 3 rules' 60 || return 1
+	hwait hpol '^attached: 4 rules' 60 || return 1
 	o=$(gx sh -c "for c in $a $b $c; do for p in 6001 6002 6003 6004; do
 		echo \"try \$c \$p \$('$MD' connect -T 30 -b \$c 2 \$p 2>&1 | tr '\n' ' ')\"
 	done; done")
