@@ -3,7 +3,9 @@
 #
 # mvsock loopback benchmark: our modules against stock vsock_loopback, in
 # one QEMU (TCG) guest. Not a test: misses are reported, the exit status
-# is 0 unless the build or the VM itself failed.
+# is 0 unless the build or the VM itself failed. After it, unless
+# BENCH_HOOKS=0, scripts/bench-hooks.sh: the cost of the tracepoints and
+# BPF hooks, over loopback too (one more VM boot, a few minutes).
 #
 # Usage: scripts/bench.sh                      (what "make bench" runs)
 #        scripts/bench.sh --in-vm VSOCK_PERF   (inside the guest only)
@@ -35,6 +37,7 @@
 #   MVSOCK_KO_DIR [kernel, built first]  prebuilt modules to use instead
 #   BENCH_NESTED [1] and BENCH_NESTED_*: see scripts/bench-nested.sh
 #   BENCH_ISOLATION [1] and BENCH_ISOLATION_*: see scripts/bench-isolation.sh
+#   BENCH_HOOKS [1] and BENCH_HOOKS_*: see scripts/bench-hooks.sh
 # Output: the table on stdout; a copy of the whole run in
 # build/bench/last-run.txt (with date, kernel and git revision).
 
@@ -413,6 +416,19 @@ host_main() {
 	echo "bench: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
 	if [ "$rc" != 0 ]; then
 		echo "bench: the VM run failed (status $rc); guest kernel log: build/vm/last-dmesg.txt" >&2
+	fi
+
+	# The cost of the tracepoints and BPF hooks (loopback, one more VM):
+	# build/bench/last-hooks.txt. A failure counts as the loopback part's.
+	if [ "${BENCH_HOOKS:-1}" != 0 ]; then
+		echo
+		echo "bench: next, the cost of the tracepoints and BPF hooks" \
+			"(scripts/bench-hooks.sh): takes 5-15 minutes, depending on the load; BENCH_HOOKS=0 skips it"
+		local hrc=0
+		VM_ENV='' "$ROOT/scripts/bench-hooks.sh" || hrc=$?
+		[ "$rc" != 0 ] || rc=$hrc
+	else
+		echo "bench: hook cost benchmark skipped (BENCH_HOOKS=0)"
 	fi
 
 	# The host<->guest part (nested topology): its own VM, its own output

@@ -1,0 +1,439 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The cost of mvsock's tracepoints and BPF hooks (issue 5), over the
+# loopback device in one QEMU (TCG) guest. Not a test: ratios below the
+# target are reported as FAIL, the exit status is 0 unless the build or
+# the VM run itself failed.
+#
+# Usage: scripts/bench-hooks.sh                      (make bench runs it)
+#        scripts/bench-hooks.sh --in-vm VSOCK_PERF   (inside the guest only)
+#
+# Four configurations, measured round by round in this order (0 a b c,
+# 0 a b c, ...: a slow drift of the host hits all of them alike); every
+# figure is the median over the rounds:
+#   0  build/nohooks/kernel/ (make modules-nohooks): no tracepoints and no
+#      BPF hooks compiled in
+#   a  kernel/, the normal build, nothing attached
+#   b  kernel/ + build/bpf/tp_count: a counting BPF program on every
+#      mvsock:* event (classic tracepoint programs); the counts are printed
+#   c  kernel/ + build/bpf/host_policy attached (rule "1:" the bench's
+#      ports); its accept hook runs for every connection, which is checked
+#      with the program's run count after the measurement
+# In each: stream throughput (upstream vsock_perf, receiver --vsk-size 1M,
+# the receiver's rate) for each size in BENCH_HOOKS_SIZES, transfers sized
+# in a calibration run of configuration a for ~BENCH_HOOKS_SECS; 1-byte
+# ping-pong (tools/bench/vsock_pingpong) p50 and p99; connections/s
+# (tools/bench/vsock_connrate: the policy hook runs once per connection).
+# Ratios: b/a and c/a, and a/0 ("a is indistinguishable from a build
+# without hooks"), > 1 meaning faster; target >= 0.97 (p99: information).
+#
+# Environment (defaults in brackets):
+#   BENCH_HOOKS_REPS [3]  BENCH_HOOKS_SIZES ["64K 1M"]  BENCH_HOOKS_SECS [2.5]
+#   BENCH_HOOKS_LAT_SECS [2]  BENCH_HOOKS_CONN_SECS [2]
+#   BENCH_HOOKS_CONFIGS ["0 a b c"]  BENCH_HOOKS_TIMEOUT [1800] (VM)
+#   BENCH_SMP [2]  KVER (see scripts/kver.sh)
+#   MVSOCK_KO_DIR [kernel, built first]  the normal build's modules
+# Output: the table on stdout; a copy of the whole run in
+# build/bench/last-hooks.txt (with date, kernel and git revision).
+
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+ROOT=$(cd "$HERE/.." && pwd -P)
+OUT=$ROOT/build/bench
+KO_DIR=${MVSOCK_KO_DIR:-$ROOT/kernel}
+[[ $KO_DIR == /* ]] || KO_DIR=$ROOT/$KO_DIR
+NOHOOKS_DIR=$ROOT/build/nohooks/kernel
+BPF_DIR=$ROOT/build/bpf
+BPFTOOL=$BPF_DIR/bpftool/bpftool
+
+: "${BENCH_HOOKS_REPS:=3}"
+: "${BENCH_HOOKS_SIZES:=64K 1M}"
+: "${BENCH_HOOKS_SECS:=2.5}"
+: "${BENCH_HOOKS_LAT_SECS:=2}"
+: "${BENCH_HOOKS_CONN_SECS:=2}"
+: "${BENCH_HOOKS_CONFIGS:=0 a b c}"
+TARGET=0.97
+
+###########################################################################
+# Guest side
+###########################################################################
+
+say() { echo "hooks: $*"; }
+
+cfg_name() {
+	case "$1" in
+	0) echo "no hooks built" ;;
+	a) echo "nothing attached" ;;
+	b) echo "tracepoints+BPF" ;;
+	c) echo "host_policy" ;;
+	esac
+}
+
+declare -A V=()		# V[cfg,key] = per-round values, space-separated
+declare -A MED=()	# MED[cfg,key] = median
+declare -A MIB=()	# MIB[size] = MiB per transfer (calibrated)
+NEXT_PORT=30000
+FAILS=0
+
+add() { V[$1,$2]="${V[$1,$2]:-}${V[$1,$2]:+ }$3"; } # cfg key value
+
+kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
+
+listening() { # port: wait until a listener is up (sock_diag), 5 s at most
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
+		sleep 0.05
+	done
+}
+
+# One vsock_perf transfer; sets GBPS (the receiver's rate, Gbit/s).
+GBPS=
+perf_gbps() { # size MiB
+	local port=$((NEXT_PORT++)) rx rlog=$TMPD/rx
+	GBPS=
+	timeout 300 "$PERF" --port "$port" --buf-size "$1" --vsk-size 1M >"$rlog" 2>&1 &
+	rx=$!
+	listening "$port"
+	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "$2M" \
+		--buf-size "$1" >"$TMPD/tx" 2>&1 || ! wait "$rx"; then
+		kill "$rx" 2>/dev/null
+		wait "$rx" 2>/dev/null
+		say "  vsock_perf $1 x $2M failed:"
+		sed 's/^/hooks:     /' "$TMPD/tx" "$rlog"
+		return 1
+	fi
+	GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$rlog")
+	[ -n "$GBPS" ]
+}
+
+rmmod_retry() { # module
+	local i
+	grep -q "^$1 " /proc/modules || return 0
+	for ((i = 0; i < 50; i++)); do
+		rmmod "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	rmmod "$1"
+}
+
+LOADER_PID=
+LOADER_LOG=
+
+# Start a loader in the background; wait for its "attached" line.
+start_loader() { # log program args...
+	local i log=$1
+	shift
+	LOADER_LOG=$log
+	"$@" >"$log" 2>&1 &
+	LOADER_PID=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^attached' "$log" && return 0
+		kill -0 "$LOADER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "  ${1##*/} did not attach:"
+	sed 's/^/hooks:     /' "$log"
+	stop_loader
+	return 1
+}
+
+stop_loader() {
+	[ -n "$LOADER_PID" ] || return 0
+	kill -TERM "$LOADER_PID" 2>/dev/null
+	wait "$LOADER_PID"
+	local rc=$?
+	LOADER_PID=
+	return $rc
+}
+
+# Load the modules of a configuration, with its BPF programs attached
+# between mvsock.ko and mvsock_loopback.ko (so that tp_count sees the
+# loopback device come and go too).
+setup() { # cfg round
+	local dir=$KO_DIR ports p
+	[ "$1" = 0 ] && dir=$NOHOOKS_DIR
+	insmod "$dir/mvsock.ko" || return 1
+	case "$1" in
+	0)
+		if [ -e /sys/kernel/tracing/events/mvsock ] ||
+			[ -e /sys/module/mvsock/parameters/bpf_ops ]; then
+			say "ERROR: $dir/mvsock.ko has tracepoints or BPF hooks"
+			return 1
+		fi
+		;;
+	b)
+		start_loader "$TMPD/tp_count.$2" "$BPF_DIR/tp_count" || return 1
+		;;
+	c)
+		# the ports this round of c will use (rule CID 1: loopback)
+		ports=$NEXT_PORT
+		for ((p = NEXT_PORT + 1; p < NEXT_PORT + 16; p++)); do ports+=,$p; done
+		start_loader "$TMPD/host_policy.$2" "$BPF_DIR/host_policy" "1:$ports" || return 1
+		p=$(cat /sys/module/mvsock/parameters/bpf_ops)
+		[ "$p" = host_policy ] || { say "ERROR: bpf_ops is '$p'"; return 1; }
+		;;
+	esac
+	insmod "$dir/mvsock_loopback.ko"
+}
+
+teardown() { # cfg round
+	local rc=0 line
+	rmmod_retry mvsock_loopback || rc=1
+	if ! stop_loader; then
+		say "  the loader failed:"
+		sed 's/^/hooks:     /' "$LOADER_LOG"
+		rc=1
+	elif [ "$1" = b ]; then
+		line=$(grep '^total' "$LOADER_LOG")
+		say "  b round $2: tp_count: $(sed -n 's/^attached \([0-9]*\).*/\1/p' "$LOADER_LOG") events attached; $line"
+		if [ "$2" = 1 ]; then
+			say "  counts per event (round 1):"
+			awk '$1 == "count" { printf "hooks:     %-22s %12s\n", $2, $3 }' "$LOADER_LOG"
+		else
+			line=$(awk '$1 == "count" && $3 == 0 { z = z " " $2 } END { print z }' "$LOADER_LOG")
+			[ -z "$line" ] || say "  events without a count:$line"
+		fi
+	fi
+	rmmod_retry mvsock || rc=1
+	return $rc
+}
+
+# The policy program's run count over 3 new connections (bpf_stats only
+# for this check, so it does not weigh on the measurement).
+policy_proof() { # round
+	local before after i
+	sysctl -qw kernel.bpf_stats_enabled=1
+	before=$("$BPFTOOL" prog show name hp_accept | sed -n 's/.*run_cnt \([0-9]*\).*/\1/p')
+	for ((i = 0; i < 3; i++)); do
+		timeout 60 "$BIN/vsock_pingpong" --port $((NEXT_PORT++)) --iters 1 --warmup 0 >/dev/null
+	done
+	after=$("$BPFTOOL" prog show name hp_accept | sed -n 's/.*run_cnt \([0-9]*\).*/\1/p')
+	sysctl -qw kernel.bpf_stats_enabled=0
+	say "  c round $1: bpf_ops=$(cat /sys/module/mvsock/parameters/bpf_ops)," \
+		"hp_accept ran $((${after:-0} - ${before:-0})) times for 3 connections"
+}
+
+measure() { # cfg round
+	local c=$1 b line sum='' p1 p2
+	for b in $BENCH_HOOKS_SIZES; do
+		if perf_gbps "$b" "${MIB[$b]}"; then
+			add "$c" "stream_$b" "$GBPS"
+			sum+=" $b=$GBPS"
+		else
+			FAILS=$((FAILS + 1))
+		fi
+	done
+	p1=$((NEXT_PORT++))
+	p2=$((NEXT_PORT++))
+	if line=$(timeout 120 "$BIN/vsock_pingpong" --port "$p1" \
+		--time "$BENCH_HOOKS_LAT_SECS"); then
+		add "$c" pp_p50 "$(kv "$line" p50_us)"
+		add "$c" pp_p99 "$(kv "$line" p99_us)"
+		sum+=" p50=$(kv "$line" p50_us)us p99=$(kv "$line" p99_us)us"
+	else
+		FAILS=$((FAILS + 1))
+	fi
+	if line=$(timeout 120 "$BIN/vsock_connrate" --port "$p2" \
+		--time "$BENCH_HOOKS_CONN_SECS"); then
+		add "$c" connrate "$(kv "$line" conn_per_s)"
+		sum+=" conn/s=$(kv "$line" conn_per_s)"
+	else
+		FAILS=$((FAILS + 1))
+	fi
+	say "round $2 $c ($(cfg_name "$c")):$sum"
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# (max - min) / median of the rounds, in %
+spread() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		m = v[int((NR + 1) / 2)]
+		if (NR < 2) printf "-"; else if (m > 0) printf "%.0f%%", 100 * (v[NR] - v[1]) / m }'
+}
+
+# A ratio x/y (thr) or y/x (lat) with PASS/FAIL against TARGET.
+ratio() { # kind x y info
+	awk -v k="$1" -v x="$2" -v y="$3" -v i="$4" -v t="$TARGET" 'BEGIN {
+		if (x == "" || y == "" || x <= 0 || y <= 0) { printf "%-12s", "n/a"; exit }
+		r = (k == "lat") ? y / x : x / y
+		printf "%6.3f %-5s", r, i ? "(i)" : (r >= t ? "PASS" : "FAIL") }'
+}
+
+row() { # label key kind info
+	local c vals=() r1 r2 r3
+	for c in 0 a b c; do vals+=("${MED[$c,$2]:-n/a}"); done
+	r1=$(ratio "$3" "${MED[a,$2]:-}" "${MED[0,$2]:-}" "$4")
+	r2=$(ratio "$3" "${MED[b,$2]:-}" "${MED[a,$2]:-}" "$4")
+	r3=$(ratio "$3" "${MED[c,$2]:-}" "${MED[a,$2]:-}" "$4")
+	printf '| %-24s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s |\n' \
+		"$1" "${vals[@]}" "$r1" "$r2" "$r3"
+}
+
+report() {
+	local b key c
+	echo
+	echo "== mvsock hook cost (loopback): $BENCH_HOOKS_REPS rounds, medians"
+	echo "   guest: $(uname -r), $(nproc) vCPUs (QEMU TCG)"
+	echo "   0: build without tracepoints and BPF hooks; a: normal build, nothing"
+	echo "   attached; b: a counting BPF program on every mvsock event; c: host_policy"
+	echo "   attached. Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a"
+	echo "   vs a), target >= $TARGET; (i): information only."
+	echo
+	printf '| %-24s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s |\n' \
+		metric 0 a b c a/0 b/a c/a
+	echo '|--------------------------|----------:|----------:|----------:|----------:|--------------|--------------|--------------|'
+	for b in $BENCH_HOOKS_SIZES; do
+		row "stream $b (Gbit/s)" "stream_$b" thr ""
+	done
+	row "ping-pong p50 (us)" pp_p50 lat ""
+	row "ping-pong p99 (us)" pp_p99 lat 1
+	row "connections/s" connrate thr ""
+	echo
+	echo "Spread of the rounds, (max - min) / median (a difference smaller than"
+	echo "the spread cannot be told from noise with $BENCH_HOOKS_REPS rounds):"
+	for key in $(for b in $BENCH_HOOKS_SIZES; do echo "stream_$b"; done) pp_p50 pp_p99 connrate; do
+		printf '  %-14s' "$key"
+		for c in 0 a b c; do
+			# shellcheck disable=SC2086 # one argument per round
+			[ -n "${V[$c,$key]:-}" ] && printf '  %s: %5s' "$c" "$(spread ${V[$c,$key]})"
+		done
+		echo
+	done
+}
+
+guest_main() {
+	local round c key b t0=$SECONDS line
+	PERF=$1
+	BIN=$OUT
+	[ "${MVSOCK_VM:-}" = 1 ] || { echo "hooks: --in-vm is for the guest only" >&2; exit 2; }
+	TMPD=$(mktemp -d)
+	echo "mvsock-bench-hooks: start" >/dev/kmsg 2>/dev/null
+	say "$BENCH_HOOKS_REPS rounds of: $BENCH_HOOKS_CONFIGS; sizes $BENCH_HOOKS_SIZES" \
+		"(~${BENCH_HOOKS_SECS}s per transfer), ping-pong ${BENCH_HOOKS_LAT_SECS}s," \
+		"connect rate ${BENCH_HOOKS_CONN_SECS}s"
+
+	# Calibration, on configuration a: the same transfer sizes for all.
+	if ! setup a 0; then
+		say "ERROR: cannot set up the normal build"
+		exit 1
+	fi
+	for b in $BENCH_HOOKS_SIZES; do
+		perf_gbps "$b" 16 || GBPS=0.1
+		MIB[$b]=$(awk -v g="$GBPS" -v s="$BENCH_HOOKS_SECS" 'BEGIN {
+			m = int(g * 1e9 / 8 * s / 1048576 + 0.5)
+			if (m < 16) m = 16; if (m > 16384) m = 16384; print m }')
+		say "calibration $b: $GBPS Gbit/s -> ${MIB[$b]} MiB per transfer"
+	done
+	teardown a 0 || exit 1
+
+	for ((round = 1; round <= BENCH_HOOKS_REPS; round++)); do
+		for c in $BENCH_HOOKS_CONFIGS; do
+			if ! setup "$c" "$round"; then
+				say "ERROR: cannot set up configuration $c; stopping"
+				teardown "$c" "$round"
+				break 2
+			fi
+			measure "$c" "$round"
+			[ "$c" != c ] || policy_proof "$round"
+			if ! teardown "$c" "$round"; then
+				say "ERROR: configuration $c did not end cleanly; stopping"
+				break 2
+			fi
+		done
+	done
+
+	echo
+	for key in $(printf '%s\n' "${!V[@]}" | sort -t, -k2,2 -k1,1); do
+		# shellcheck disable=SC2086 # one argument per round
+		MED[$key]=$(median ${V[$key]})
+		say "$(printf '%-18s %s -> median %s' "${key/,/ }:" "${V[$key]}" "${MED[$key]}")"
+	done
+	report
+	echo
+	[ "$FAILS" = 0 ] || say "$FAILS measurements failed (see above)"
+	say "guest time $((SECONDS - t0)) s"
+	line=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null |
+		sed -n '/mvsock-bench-hooks: start/,$p' |
+		grep -Ev 'mvsock-bench-hooks: start|out-of-tree module|module verification failed')
+	if [ -n "$line" ]; then
+		say "kernel warnings/errors logged during the run:"
+		# shellcheck disable=SC2001 # one prefix per line
+		sed 's/^/hooks:   /' <<<"$line"
+	fi
+	rm -rf "$TMPD"
+}
+
+###########################################################################
+# Host side
+###########################################################################
+
+host_main() {
+	local kver perf rc log start others
+	start=$(date +%s)
+	cd "$ROOT" || exit 1
+	kver=$("$ROOT/scripts/kver.sh") || exit 1
+	export KVER=$kver
+	mkdir -p "$OUT"
+	echo "hooks: building: modules${MVSOCK_KO_DIR:+ (not: using $KO_DIR)}, modules-nohooks, bpf/, tools/bench"
+	{
+		if [ -z "${MVSOCK_KO_DIR:-}" ]; then make -C "$ROOT" modules || exit 1; fi
+		make -C "$ROOT" modules-nohooks && make -C "$ROOT/bpf" &&
+			make -C "$ROOT/tools/bench" OUT="$OUT"
+	} >"$OUT/hooks-build.log" 2>&1 || {
+		tail -n 30 "$OUT/hooks-build.log"
+		echo "hooks: build failed (log: $OUT/hooks-build.log)" >&2
+		exit 1
+	}
+	if [ -x "$ROOT/build/upstream/vsock_perf" ]; then
+		perf=build/upstream/vsock_perf
+	else
+		make -s -C "$ROOT/tools/bench" OUT="$OUT" vsock_perf || exit 1
+		perf=build/bench/vsock_perf
+	fi
+
+	log=$OUT/last-hooks.txt
+	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
+	{
+		echo "hooks: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $kver," \
+			"git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
+		echo "hooks: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+			"${others:-0} other QEMU guest(s) running"
+	} | tee "$log"
+	export VM_ENV="BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES// /_}
+		BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS// /_}
+		BENCH_HOOKS_REPS=$BENCH_HOOKS_REPS BENCH_HOOKS_SECS=$BENCH_HOOKS_SECS
+		BENCH_HOOKS_LAT_SECS=$BENCH_HOOKS_LAT_SECS
+		BENCH_HOOKS_CONN_SECS=$BENCH_HOOKS_CONN_SECS
+		${MVSOCK_KO_DIR:+MVSOCK_KO_DIR=$KO_DIR}"
+	"$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
+		--timeout "${BENCH_HOOKS_TIMEOUT:-1800}" -- \
+		scripts/bench-hooks.sh --in-vm "$perf" 2>&1 |
+		grep --line-buffered -v 'fw_cfg name=etc/sercon-port' | tee -a "$log"
+	rc=${PIPESTATUS[0]}
+	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
+	echo "hooks: at the end: load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+		"${others:-0} other QEMU guest(s); wall time $(($(date +%s) - start)) s;" \
+		"output saved in ${log#"$ROOT"/}" | tee -a "$log"
+	[ "$rc" = 0 ] ||
+		echo "hooks: the VM run failed (status $rc); guest kernel log: build/vm/last-dmesg.txt" >&2
+	exit "$rc"
+}
+
+if [ "${1:-}" = --in-vm ]; then
+	[ $# -eq 2 ] || { echo "usage: $0 --in-vm VSOCK_PERF" >&2; exit 2; }
+	BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES//_/ }
+	BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS//_/ }
+	guest_main "$2"
+	exit $?
+fi
+if [ $# -ne 0 ]; then
+	sed -n '/^# Usage:/,/^# Four/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+fi
+host_main
