@@ -56,6 +56,7 @@ CASES=(
 	xfer_g2h "$NDEV devices x concurrent checksummed 16 MiB transfers guest->host"
 	xfer_h2g "$NDEV devices x concurrent checksummed 16 MiB transfers host->guest"
 	isolation "a bulk stream on device $C0 does not stall ping-pong on device $C1"
+	trace_virtio "tracepoints of the virtio driver (device $C1): every packet sent has its mvsock_pkt_done, the tx_inflight and rx_posted queue depths are traced and tx_inflight ends at 0$([ "$MD_HOST" = ours ] && echo "; on the host, the vhost device's packets likewise")"
 )
 # (vsock_test lines follow the cases above, then these)
 TAIL_CASES=()
@@ -470,6 +471,71 @@ case_unload() {
 
 # registry_cids: the guest's device CIDs, sorted, one line
 registry_cids() { gx cat $MVP/devices | sed -n 's/.*role=guest cid=\([0-9]*\) .*/\1/p' | sort -n | tr '\n' ' '; }
+
+# The events of one checksummed 256 KiB transfer guest -> host through
+# device C1 (port 5951), from the kernel's trace buffer (tracefs) on both
+# sides. $1: side (guest|host), $2: the device's registry id there.
+TRACE_EVS="mvsock_pkt_tx mvsock_pkt_done mvsock_queue"
+trace_ctl() { # on|off|read: the inner guest's and (ours) the host's tracefs
+	local t=/sys/kernel/tracing e cmd=""
+	case $1 in
+	on)
+		cmd="[ -e $t/trace ] || mount -t tracefs nodev $t; echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb;"
+		for e in $TRACE_EVS; do cmd+=" echo 1 >$t/events/mvsock/$e/enable;"; done
+		cmd+=" echo 1 >$t/tracing_on" ;;
+	off)
+		cmd="echo 0 >$t/tracing_on;"
+		for e in $TRACE_EVS; do cmd+=" echo 0 >$t/events/mvsock/$e/enable;"; done ;;
+	read) cmd="cat $t/trace" ;;
+	esac
+	gx sh -c "$cmd" >"$D/trace-guest-$1" 2>&1 || { msg "guest tracefs $1: $(cat "$D/trace-guest-$1")"; return 1; }
+	[ "$MD_HOST" = ours ] || return 0
+	sh -c "$cmd" >"$D/trace-host-$1" 2>&1 || { msg "host tracefs $1: $(cat "$D/trace-host-$1")"; return 1; }
+}
+
+# trace_check FILE DEV CID WHAT: in FILE (a trace), the packets of device
+# DEV from CID (port 5951 on the host's side) were all completed
+trace_check() {
+	local f=$1 dev=$2 cid=$3 what=$4 tx done bad
+	tx=$(grep -c "mvsock_pkt_tx: dev=$dev $cid:[0-9]* -> 2:5951 \|mvsock_pkt_tx: dev=$dev 2:5951 -> $cid:" "$f")
+	done=$(grep -c "mvsock_pkt_done: dev=$dev $cid:[0-9]* -> 2:5951 \|mvsock_pkt_done: dev=$dev 2:5951 -> $cid:" "$f")
+	bad=$(grep "mvsock_pkt_done: dev=$dev " "$f" | grep -c "latency_ns=0\$")
+	msg "$what: dev $dev: $tx packets sent, $done completed ($bad without a latency)"
+	echo "# $what: dev $dev: $tx packets sent, $done completed ($bad without a latency)"
+	[ "$tx" -gt 2 ] && [ "$tx" = "$done" ] && [ "$bad" = 0 ]
+}
+
+case_trace_virtio() {
+	local dev o ok=0 last
+	dev=$(dev_id_of "$C1")
+	[ -n "$dev" ] || { msg "no device with CID $C1"; return 1; }
+	hbg tvsink "$MD" sink 5951
+	hwait tvsink '^listening' 60 || return 1
+	trace_ctl on || return 1
+	o=$(gx "$MD" send -b "$C1" 2 5951 256K 5)
+	msg "$o"
+	hwait tvsink '^sink ' 60 || ok=1
+	sleep 1	# (the last completions)
+	trace_ctl off
+	trace_ctl read || return 1
+	expect "$o" "^send ok bytes=262144 " "the transfer" || ok=1
+	trace_check "$D/trace-guest-read" "$dev" "$C1" guest || ok=1
+	# the driver's queues: tx descriptors in flight went up and back to
+	# 0, rx buffers were reposted (kind 3 tx_inflight, 2 rx_posted)
+	grep -q "mvsock_queue: dev=$dev kind=3 depth=[1-9]" "$D/trace-guest-read" ||
+		{ msg "no tx_inflight depth > 0 on dev $dev"; ok=1; }
+	last=$(grep "mvsock_queue: dev=$dev kind=3 " "$D/trace-guest-read" | tail -n 1)
+	[[ $last == *"depth=0" ]] || { msg "last tx_inflight of dev $dev: '$last'"; ok=1; }
+	grep -q "mvsock_queue: dev=$dev kind=2 depth=[1-9]" "$D/trace-guest-read" ||
+		{ msg "no rx_posted event on dev $dev"; ok=1; }
+	if [ "$MD_HOST" = ours ]; then
+		# the host's device for guest CID C1 (its cid is the guest's)
+		o=$(sed -n "s/^id=\([0-9]*\) .*role=host cid=$C1 .*/\1/p" $MVP/devices)
+		[ -n "$o" ] && trace_check "$D/trace-host-read" "$o" "$C1" host || { msg "host: no device for CID $C1"; ok=1; }
+	fi
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
 
 # The example host policy of bpf/ on the host (our host driver only: it
 # needs mvsock.ko's struct_ops): guest CID a may reach ports 6001 and
