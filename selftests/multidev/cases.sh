@@ -666,8 +666,10 @@ case_migrate() {
 	ids_before=$(gx cat $MVP/devices | sed -n 's/^id=\([0-9]*\) .*role=guest cid=\([0-9]*\) .*/\1/p' | tr '\n' ' ')
 	id0=$(dev_id_of "${CIDS[0]}")
 	hold_all 5901 mg || return 1
-	o=$(timeout 600 "$NESTED_MIGRATE" 100 2>"$D/migrate.err")
+	# (into a file, not o=$(...): nothing it leaves running can hold us)
+	timeout 600 "$NESTED_MIGRATE" 100 >"$D/migrate.out" 2>"$D/migrate.err" </dev/null
 	local rc=$?
+	o=$(cat "$D/migrate.out")
 	msg "migrate (status $rc): $(tr '\n' ';' <<<"$o")"
 	tail -n 5 "$D/migrate.err" >>"$D/why"
 	# without the link every later guest command would wait for its

@@ -180,7 +180,9 @@ log "destination QEMU $DST_PID listening after $(ms) ms"
 rargs=(-e "$DST_EXEC" -r "$READY" -w 60 -b 60)
 for p in "${L_OUTER[@]}"; do rargs+=(-L "$p"); done
 [ "$RELAY_QUIET" = 1 ] && rargs+=(-q)
-"$VRELAY" "${rargs[@]}" "$DST_LINK" </dev/null 2>>"$W/relay.log" &
+# (not on our stdout: a caller reading it, as in o=$(migrate.sh), would
+# wait for the relay to end)
+"$VRELAY" "${rargs[@]}" "$DST_LINK" </dev/null >>"$W/relay.log" 2>&1 &
 RELAY=$!
 echo "$RELAY" >"$W/relay-$N.pid"
 for ((i = 0; ; i++)); do
