@@ -39,7 +39,7 @@
 #define MVSOCK_CONNECT_TIMEOUT	(2 * HZ)
 #define MVSOCK_CLOSE_TIMEOUT	(8 * HZ)
 /* how long a blocked sender waits before it sends CREDIT_REQUEST */
-#define MVSOCK_CREDIT_REQ_DELAY	msecs_to_jiffies(10)
+#define MVSOCK_CREDIT_REQ_DELAY	msecs_to_jiffies(200)
 #define MVSOCK_LAST_RESERVED_PORT 1023
 /* Small payloads are appended to the previous queued skb to bound the
  * per-byte overhead of a peer that sends many tiny packets.

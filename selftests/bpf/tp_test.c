@@ -60,7 +60,7 @@
 #define MS (1000ull * 1000)	/* in ns */
 #define NS_MAX (CASE_TIMEOUT * 1000 * MS)
 #define WAIT_MS 20		/* a deliberate wait: durations at least this */
-#define CREDIT_REQ_MS 10	/* MVSOCK_CREDIT_REQ_DELAY */
+#define CREDIT_REQ_MS 200	/* MVSOCK_CREDIT_REQ_DELAY */
 
 /* wire values (docs/tracepoints.md) */
 enum { T_STREAM = 1, T_SEQPACKET = 2 };
