@@ -496,13 +496,13 @@ trace_ctl() { # on|off|read: the inner guest's and (ours) the host's tracefs
 # trace_check FILE DEV CID WHAT: in FILE (a trace), the packets of device
 # DEV from CID (port 5951 on the host's side) were all completed
 trace_check() {
-	local f=$1 dev=$2 cid=$3 what=$4 tx done bad
+	local f=$1 dev=$2 cid=$3 what=$4 tx ndone bad
 	tx=$(grep -c "mvsock_pkt_tx: dev=$dev $cid:[0-9]* -> 2:5951 \|mvsock_pkt_tx: dev=$dev 2:5951 -> $cid:" "$f")
-	done=$(grep -c "mvsock_pkt_done: dev=$dev $cid:[0-9]* -> 2:5951 \|mvsock_pkt_done: dev=$dev 2:5951 -> $cid:" "$f")
+	ndone=$(grep -c "mvsock_pkt_done: dev=$dev $cid:[0-9]* -> 2:5951 \|mvsock_pkt_done: dev=$dev 2:5951 -> $cid:" "$f")
 	bad=$(grep "mvsock_pkt_done: dev=$dev " "$f" | grep -c "latency_ns=0\$")
-	msg "$what: dev $dev: $tx packets sent, $done completed ($bad without a latency)"
-	echo "# $what: dev $dev: $tx packets sent, $done completed ($bad without a latency)"
-	[ "$tx" -gt 2 ] && [ "$tx" = "$done" ] && [ "$bad" = 0 ]
+	msg "$what: dev $dev: $tx packets sent, $ndone completed ($bad without a latency)"
+	echo "# $what: dev $dev: $tx packets sent, $ndone completed ($bad without a latency)"
+	[ "$tx" -gt 2 ] && [ "$tx" = "$ndone" ] && [ "$bad" = 0 ]
 }
 
 case_trace_virtio() {
