@@ -347,7 +347,7 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc log start phase
+	local kver log start
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	if [ "$BENCH_ISOLATION" = 0 ]; then
@@ -370,20 +370,7 @@ host_main() {
 		BENCH_ISOLATION_TIMEOUT=$BENCH_ISOLATION_TIMEOUT
 		BENCH_ISOLATION_BOOT_TRIES=$BENCH_ISOLATION_BOOT_TRIES
 		MVSOCK_KO_DIR=$NB_KO_DIR NESTED_BUILD=$NESTED_BUILD"
-	# Sample the build machine every 5 s: the layout being measured, other
-	# QEMU guests running (ours excluded), load average.
-	phase=$OUT/isolation-phase
-	nb_sampler_start "$phase" "$OUT/isolation-host-samples.txt"
-	"$ROOT/selftests/vm/run.sh" --smp 2 --timeout $((BENCH_ISOLATION_TIMEOUT + 60)) -- \
-		scripts/bench-isolation.sh --in-vm 2>&1 | nb_phase_filter "$phase" | tee -a "$log"
-	rc=${PIPESTATUS[0]}
-	nb_sampler_stop "$OUT/isolation-host-samples.txt" | tee -a "$log"
-	echo "bench-isolation: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
-	if [ "$rc" != 0 ]; then
-		echo "bench-isolation: the VM run failed (status $rc); outer kernel log: build/vm/last-dmesg.txt" >&2
-		exit "$rc"
-	fi
-	exit 0
+	nb_outer_run isolation $((BENCH_ISOLATION_TIMEOUT + 60)) "$log" "$start"
 }
 
 case "${1:-}" in

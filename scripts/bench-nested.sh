@@ -292,7 +292,7 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc log start phase
+	local kver log start
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	if [ "$BENCH_NESTED" = 0 ]; then
@@ -318,20 +318,7 @@ host_main() {
 		BENCH_NESTED_DIAG=$BENCH_NESTED_DIAG BENCH_NESTED_DIAG_SIZE=$BENCH_NESTED_DIAG_SIZE
 		BENCH_NESTED_BOOT_TRIES=$BENCH_NESTED_BOOT_TRIES
 		MVSOCK_KO_DIR=$ko NESTED_BUILD=$NESTED_BUILD"
-	# Sample the build machine every 5 s: the phase (host driver) being
-	# measured, other QEMU guests running (ours excluded), load average.
-	phase=$OUT/nested-phase
-	nb_sampler_start "$phase" "$OUT/nested-host-samples.txt"
-	"$ROOT/selftests/vm/run.sh" --smp 2 --timeout $((BENCH_NESTED_TIMEOUT + 60)) -- \
-		scripts/bench-nested.sh --in-vm 2>&1 | nb_phase_filter "$phase" | tee -a "$log"
-	rc=${PIPESTATUS[0]}
-	nb_sampler_stop "$OUT/nested-host-samples.txt" | tee -a "$log"
-	echo "bench-nested: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
-	if [ "$rc" != 0 ]; then
-		echo "bench-nested: the VM run failed (status $rc); outer kernel log: build/vm/last-dmesg.txt" >&2
-		exit "$rc"
-	fi
-	exit 0
+	nb_outer_run nested $((BENCH_NESTED_TIMEOUT + 60)) "$log" "$start"
 }
 
 unpack_lists() {

@@ -606,3 +606,24 @@ nb_sampler_stop() { # out
 		}
 	}' "$1"
 }
+
+# nb_outer_run NAME TIMEOUT LOG START: on the build machine, run
+# scripts/bench-NAME.sh --in-vm in the outer VM (2 vCPUs, TIMEOUT s)
+# with its output added to LOG, sampling the build machine every 5 s
+# meanwhile (the phase being measured, other QEMU guests, load average:
+# build/bench/NAME-host-samples.txt); print the wall time since START
+# (date +%s) and exit with the VM run's status.
+nb_outer_run() {
+	local name=$1 tmo=$2 log=$3 start=$4 out=$NB_ROOT/build/bench rc
+	nb_sampler_start "$out/$name-phase" "$out/$name-host-samples.txt"
+	"$NB_ROOT/selftests/vm/run.sh" --smp 2 --timeout "$tmo" -- \
+		"scripts/bench-$name.sh" --in-vm 2>&1 | nb_phase_filter "$out/$name-phase" | tee -a "$log"
+	rc=${PIPESTATUS[0]}
+	nb_sampler_stop "$out/$name-host-samples.txt" | tee -a "$log"
+	echo "bench-$name: wall time $(($(date +%s) - start)) s; output saved in ${log#"$NB_ROOT"/}" | tee -a "$log"
+	if [ "$rc" != 0 ]; then
+		echo "bench-$name: the VM run failed (status $rc); outer kernel log: build/vm/last-dmesg.txt" >&2
+		exit "$rc"
+	fi
+	exit 0
+}
