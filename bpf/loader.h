@@ -39,27 +39,43 @@ static inline int loader_libbpf_print(enum libbpf_print_level level,
 /*
  * Options; returns the index of the first argument, or exits (status 0
  * for -h, 2 for a bad option or no argument; @args "[...]": arguments
- * are optional).
+ * are optional). @extra: the loader's own flags (letters without
+ * arguments, NULL: none); the flag at extra[i] sets bit i of *@flags.
  */
-static inline int loader_init(int argc, char **argv, const char *args)
+static inline int loader_init_flags(int argc, char **argv, const char *args,
+				    const char *extra, unsigned int *flags)
 {
+	char optstr[32] = "vh";
+	const char *p;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "vh")) != -1) {
+	if (extra)
+		strncat(optstr, extra, sizeof(optstr) - strlen(optstr) - 1);
+	while ((opt = getopt(argc, argv, optstr)) != -1) {
 		if (opt == 'v') {
 			loader_verbose = true;
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-v] %s\n", argv[0], args);
+		p = extra && opt != '?' && opt != 'h' ? strchr(extra, opt) : NULL;
+		if (p) {
+			*flags |= 1u << (p - extra);
+			continue;
+		}
+		fprintf(stderr, "usage: %s [-v%s] %s\n", argv[0], extra ? extra : "", args);
 		exit(opt == 'h' ? 0 : 2);
 	}
 	if (optind == argc && args[0] != '[') {
-		fprintf(stderr, "usage: %s [-v] %s\n", argv[0], args);
+		fprintf(stderr, "usage: %s [-v%s] %s\n", argv[0], extra ? extra : "", args);
 		exit(2);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(loader_libbpf_print);
 	return optind;
+}
+
+static inline int loader_init(int argc, char **argv, const char *args)
+{
+	return loader_init_flags(argc, argv, args, NULL, NULL);
 }
 
 static inline void loader_load_failed(const char *name)

@@ -3,11 +3,14 @@
  * tp_count: count the events of the mvsock trace system with BPF (the
  * "all tracepoints with counting programs" case of scripts/bench-hooks.sh).
  *
- * Usage: tp_count [-v] [EVENT...]
+ * Usage: tp_count [-vc] [EVENT...]
  *
- * Attaches tp_count.bpf.c's program as a classic tracepoint program to
- * each EVENT, by default to every event in /sys/kernel/tracing/events/mvsock/
- * (mvsock.ko must be loaded), prints "attached N events: NAME...", and
+ * Attaches tp_count.bpf.c's counting program to each EVENT, by default to
+ * every event in /sys/kernel/tracing/events/mvsock/ (mvsock.ko must be
+ * loaded): as a raw tracepoint program, or with -c as a classic
+ * tracepoint program (the kernel formats each event's record for it, as
+ * for perf: the dearer kind). Prints "attached N events (raw|classic):
+ * NAME...", and
  * counts until SIGINT or SIGTERM. Then it prints one line per event,
  * "count EVENT N", and "total N in E events, M missed" (M: runs the kernel
  * skipped because a BPF program was already running on that CPU), and
@@ -86,10 +89,26 @@ static void wait_for_stop(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* @prog on the event @name, with the cookie @idx; NULL and errno on error */
+static struct bpf_link *attach_one(struct bpf_program *prog, bool classic,
+				   const char *name, int idx)
+{
+	LIBBPF_OPTS(bpf_tracepoint_opts, tp_opts, .bpf_cookie = idx);
+	LIBBPF_OPTS(bpf_raw_tracepoint_opts, raw_opts, .cookie = idx);
+
+	if (classic)
+		return bpf_program__attach_tracepoint_opts(prog, TP_SYSTEM, name,
+							   &tp_opts);
+	return bpf_program__attach_raw_tracepoint_opts(prog, name, &raw_opts);
+}
+
 int main(int argc, char **argv)
 {
-	int i = loader_init(argc, argv, "[EVENT...]");
+	unsigned int flags = 0;
+	int i = loader_init_flags(argc, argv, "[EVENT...]", "c", &flags);
+	bool classic = flags & 1;
 	struct bpf_link **links = NULL;
+	struct bpf_program *prog;
 	unsigned long long total = 0;
 	struct tp_count_bpf *skel;
 	struct bpf_prog_info info;
@@ -106,7 +125,16 @@ int main(int argc, char **argv)
 		if (n < 0)
 			return 1;
 	}
-	skel = tp_count_bpf__open_and_load();
+	skel = tp_count_bpf__open();
+	if (skel) {
+		/* load only the kind in use */
+		bpf_program__set_autoload(classic ? skel->progs.count_raw :
+					  skel->progs.count_event, false);
+		if (tp_count_bpf__load(skel)) {
+			tp_count_bpf__destroy(skel);
+			skel = NULL;
+		}
+	}
 	if (!skel) {
 		loader_load_failed("tp_count");
 		return 1;
@@ -125,18 +153,16 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, loader_on_signal);
 	signal(SIGTERM, loader_on_signal);
+	prog = classic ? skel->progs.count_event : skel->progs.count_raw;
 	for (k = 0; k < n; k++) {
-		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = k);
-
-		links[k] = bpf_program__attach_tracepoint_opts(skel->progs.count_event,
-							       TP_SYSTEM, names[k], &opts);
+		links[k] = attach_one(prog, classic, names[k], k);
 		if (!links[k]) {
 			fprintf(stderr, "tp_count: cannot attach to %s:%s: %s\n",
 				TP_SYSTEM, names[k], strerror(errno));
 			goto out;
 		}
 	}
-	printf("attached %d events:", n);
+	printf("attached %d events (%s):", n, classic ? "classic" : "raw");
 	for (k = 0; k < n; k++)
 		printf(" %s", names[k]);
 	printf("\n");
@@ -158,7 +184,7 @@ int main(int argc, char **argv)
 		printf("count %s %llu\n", names[k], sum);
 	}
 	memset(&info, 0, sizeof(info));
-	if (bpf_prog_get_info_by_fd(bpf_program__fd(skel->progs.count_event),
+	if (bpf_prog_get_info_by_fd(bpf_program__fd(prog),
 				    &info, &info_len))
 		info.recursion_misses = 0;
 	printf("total %llu in %d events, %llu missed\n", total, n,

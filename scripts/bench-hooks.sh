@@ -9,29 +9,35 @@
 # Usage: scripts/bench-hooks.sh                      (make bench runs it)
 #        scripts/bench-hooks.sh --in-vm VSOCK_PERF   (inside the guest only)
 #
-# Four configurations, measured round by round in this order (0 a b c,
-# 0 a b c, ...: a slow drift of the host hits all of them alike); every
+# Five configurations, measured round by round in this order (0 a b c t,
+# 0 a b c t, ...: a slow drift of the host hits all of them alike); every
 # figure is the median over the rounds:
 #   0  build/nohooks/kernel/ (make modules-nohooks): no tracepoints and no
 #      BPF hooks compiled in
 #   a  kernel/, the normal build, nothing attached
 #   b  kernel/ + build/bpf/tp_count: a counting BPF program on every
-#      mvsock:* event (classic tracepoint programs); the counts are printed
+#      mvsock:* event (raw tracepoint programs, as BPF tools attach them);
+#      the counts are printed
 #   c  kernel/ + build/bpf/host_policy attached (rule "1:" the bench's
 #      ports); its accept hook runs for every connection, which is checked
 #      with the program's run count after the measurement
+#   t  as b, but classic tracepoint programs (tp_count -c: the kernel
+#      formats every event's perf record before the program runs);
+#      information only, t/a shows what that formatting adds
 # In each: stream throughput (upstream vsock_perf, receiver --vsk-size 1M,
 # the receiver's rate) for each size in BENCH_HOOKS_SIZES, transfers sized
 # in a calibration run of configuration a for ~BENCH_HOOKS_SECS; 1-byte
 # ping-pong (tools/bench/vsock_pingpong) p50 and p99; connections/s
 # (tools/bench/vsock_connrate: the policy hook runs once per connection).
-# Ratios: b/a and c/a, and a/0 ("a is indistinguishable from a build
+# Ratios: b/a, c/a (and t/a, information), and a/0 ("a is indistinguishable from a build
 # without hooks"), > 1 meaning faster; target >= 0.97 (p99: information).
 #
 # Environment (defaults in brackets):
 #   BENCH_HOOKS_REPS [3]  BENCH_HOOKS_SIZES ["64K 1M"]  BENCH_HOOKS_SECS [2.5]
 #   BENCH_HOOKS_LAT_SECS [2]  BENCH_HOOKS_CONN_SECS [2]
-#   BENCH_HOOKS_CONFIGS ["0 a b c"]  BENCH_HOOKS_TIMEOUT [1800] (VM)
+#   BENCH_HOOKS_CONFIGS ["0 a b c t"]
+#   BENCH_HOOKS_EVENTS [all]  the events b and t attach to (tp_count's
+#                             arguments, e.g. "mvsock_pkt_tx mvsock_pkt_rx")  BENCH_HOOKS_TIMEOUT [1800] (VM)
 #   BENCH_SMP [2]  KVER (see scripts/kver.sh)
 #   MVSOCK_KO_DIR [kernel, built first]  the normal build's modules
 # Output: the table on stdout; a copy of the whole run in
@@ -53,7 +59,8 @@ BPFTOOL=$BPF_DIR/bpftool/bpftool
 : "${BENCH_HOOKS_SECS:=2.5}"
 : "${BENCH_HOOKS_LAT_SECS:=2}"
 : "${BENCH_HOOKS_CONN_SECS:=2}"
-: "${BENCH_HOOKS_CONFIGS:=0 a b c}"
+: "${BENCH_HOOKS_CONFIGS:=0 a b c t}"
+: "${BENCH_HOOKS_EVENTS:=}"
 TARGET=0.97
 
 ###########################################################################
@@ -68,6 +75,7 @@ cfg_name() {
 	a) echo "nothing attached" ;;
 	b) echo "tracepoints+BPF" ;;
 	c) echo "host_policy" ;;
+	t) echo "classic tracepoints+BPF" ;;
 	esac
 }
 
@@ -165,7 +173,12 @@ setup() { # cfg round
 		fi
 		;;
 	b)
-		start_loader "$TMPD/tp_count.$2" "$BPF_DIR/tp_count" || return 1
+		# shellcheck disable=SC2086 # one argument per event
+		start_loader "$TMPD/tp_count.$2" "$BPF_DIR/tp_count" $BENCH_HOOKS_EVENTS || return 1
+		;;
+	t)
+		# shellcheck disable=SC2086 # one argument per event
+		start_loader "$TMPD/tp_count.$2" "$BPF_DIR/tp_count" -c $BENCH_HOOKS_EVENTS || return 1
 		;;
 	c)
 		# the ports this round of c will use (rule CID 1: loopback)
@@ -186,9 +199,9 @@ teardown() { # cfg round
 		say "  the loader failed:"
 		sed 's/^/hooks:     /' "$LOADER_LOG"
 		rc=1
-	elif [ "$1" = b ]; then
+	elif [ "$1" = b ] || [ "$1" = t ]; then
 		line=$(grep '^total' "$LOADER_LOG")
-		say "  b round $2: tp_count: $(sed -n 's/^attached \([0-9]*\).*/\1/p' "$LOADER_LOG") events attached; $line"
+		say "  $1 round $2: tp_count: $(sed -n 's/^attached \([0-9]*\) events (\([a-z]*\)).*/\1 events attached (\2)/p' "$LOADER_LOG"); $line"
 		if [ "$2" = 1 ]; then
 			say "  counts per event (round 1):"
 			awk '$1 == "count" { printf "hooks:     %-22s %12s\n", $2, $3 }' "$LOADER_LOG"
@@ -266,13 +279,14 @@ ratio() { # kind x y info
 }
 
 row() { # label key kind info
-	local c vals=() r1 r2 r3
-	for c in 0 a b c; do vals+=("${MED[$c,$2]:-n/a}"); done
+	local c vals=() r1 r2 r3 r4
+	for c in 0 a b c t; do vals+=("${MED[$c,$2]:-n/a}"); done
 	r1=$(ratio "$3" "${MED[a,$2]:-}" "${MED[0,$2]:-}" "$4")
 	r2=$(ratio "$3" "${MED[b,$2]:-}" "${MED[a,$2]:-}" "$4")
 	r3=$(ratio "$3" "${MED[c,$2]:-}" "${MED[a,$2]:-}" "$4")
-	printf '| %-24s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s |\n' \
-		"$1" "${vals[@]}" "$r1" "$r2" "$r3"
+	r4=$(ratio "$3" "${MED[t,$2]:-}" "${MED[a,$2]:-}" 1)
+	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s |\n' \
+		"$1" "${vals[@]}" "$r1" "$r2" "$r3" "$r4"
 }
 
 report() {
@@ -281,13 +295,14 @@ report() {
 	echo "== mvsock hook cost (loopback): $BENCH_HOOKS_REPS rounds, medians"
 	echo "   guest: $(uname -r), $(nproc) vCPUs (QEMU TCG)"
 	echo "   0: build without tracepoints and BPF hooks; a: normal build, nothing"
-	echo "   attached; b: a counting BPF program on every mvsock event; c: host_policy"
-	echo "   attached. Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a"
-	echo "   vs a), target >= $TARGET; (i): information only."
+	echo "   attached; b: a counting BPF program (raw tracepoint) on every mvsock"
+	echo "   event; c: host_policy attached; t: as b with classic tracepoint programs."
+	echo "   Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a, t/a vs a),"
+	echo "   target >= $TARGET; (i): information only."
 	echo
-	printf '| %-24s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s |\n' \
-		metric 0 a b c a/0 b/a c/a
-	echo '|--------------------------|----------:|----------:|----------:|----------:|--------------|--------------|--------------|'
+	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s |\n' \
+		metric 0 a b c t a/0 b/a c/a t/a
+	echo '|--------------------------|----------:|----------:|----------:|----------:|----------:|--------------|--------------|--------------|--------------|'
 	for b in $BENCH_HOOKS_SIZES; do
 		row "stream $b (Gbit/s)" "stream_$b" thr ""
 	done
@@ -299,7 +314,7 @@ report() {
 	echo "the spread cannot be told from noise with $BENCH_HOOKS_REPS rounds):"
 	for key in $(for b in $BENCH_HOOKS_SIZES; do echo "stream_$b"; done) pp_p50 pp_p99 connrate; do
 		printf '  %-14s' "$key"
-		for c in 0 a b c; do
+		for c in 0 a b c t; do
 			# shellcheck disable=SC2086 # one argument per round
 			[ -n "${V[$c,$key]:-}" ] && printf '  %s: %5s' "$c" "$(spread ${V[$c,$key]})"
 		done
@@ -407,6 +422,7 @@ host_main() {
 	} | tee "$log"
 	export VM_ENV="BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES// /_}
 		BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS// /_}
+		BENCH_HOOKS_EVENTS=${BENCH_HOOKS_EVENTS// /,}
 		BENCH_HOOKS_REPS=$BENCH_HOOKS_REPS BENCH_HOOKS_SECS=$BENCH_HOOKS_SECS
 		BENCH_HOOKS_LAT_SECS=$BENCH_HOOKS_LAT_SECS
 		BENCH_HOOKS_CONN_SECS=$BENCH_HOOKS_CONN_SECS
@@ -429,6 +445,7 @@ if [ "${1:-}" = --in-vm ]; then
 	[ $# -eq 2 ] || { echo "usage: $0 --in-vm VSOCK_PERF" >&2; exit 2; }
 	BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES//_/ }
 	BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS//_/ }
+	BENCH_HOOKS_EVENTS=${BENCH_HOOKS_EVENTS//,/ }
 	guest_main "$2"
 	exit $?
 fi
