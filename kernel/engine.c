@@ -126,11 +126,6 @@ static void mvsock_fill_hdr(struct sk_buff *skb, struct mvsock_sock *vsk,
 	vsk->last_buf_alloc = vsk->buf_alloc;
 }
 
-static void mvsock_trace_queued(struct mvsock_dev *dev, int depth)
-{
-	trace_mvsock_queue(dev, MVSOCK_Q_QUEUED, depth);
-}
-
 /*
  * Hand @skb to @dev. The RCU read section pairs with the synchronize_rcu()
  * in mvsock_dev_unregister(): once that returns, no send_pkt call into the
@@ -155,7 +150,8 @@ static int mvsock_xmit(struct mvsock_dev *dev, struct sk_buff *skb)
 	/* for mvsock_pkt_done's latency; only while someone listens */
 	skb->tstamp = trace_mvsock_pkt_done_enabled() ?
 		      ns_to_ktime(ktime_get_ns()) : 0;
-	mvsock_trace_queued(dev, atomic_inc_return(&dev->queued));
+	/* the packet events carry this depth (kind 0 is not emitted) */
+	atomic_inc(&dev->queued);
 	ret = dev->ops->send_pkt(dev, skb);
 	rcu_read_unlock();
 	return ret;
@@ -1417,7 +1413,7 @@ int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb)
  */
 void mvsock_dev_tx_done(struct mvsock_dev *dev, int n)
 {
-	mvsock_trace_queued(dev, atomic_sub_return(n, &dev->queued));
+	atomic_sub(n, &dev->queued);
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_tx_done);
 

@@ -276,7 +276,12 @@ void mvsock_dev_tx_complete(struct mvsock_dev *dev, struct sk_buff *skb);
 
 /* the queues of mvsock_queue events (docs/tracepoints.md) */
 enum mvsock_queue_kind {
-	MVSOCK_Q_QUEUED,	/* core: handed to the device, not yet done */
+	/*
+	 * core: handed to the device, not yet done; not emitted as a queue
+	 * event (it would double the events per packet): the packet
+	 * events' queued field carries it
+	 */
+	MVSOCK_Q_QUEUED,
 	MVSOCK_Q_TX_PENDING,	/* driver: waiting for the ring */
 	MVSOCK_Q_RX_POSTED,	/* driver: rx buffers posted to the device */
 	MVSOCK_Q_TX_INFLIGHT,	/* driver: tx descriptors the device holds */

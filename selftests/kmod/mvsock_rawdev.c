@@ -37,6 +37,8 @@ static int rawdev_send(struct mvsock_dev *dev, struct sk_buff *skb)
 		return -ENOBUFS;
 	}
 	skb_queue_tail(&rd->q, skb);
+	/* packets the test has not read yet: the device's tx backlog */
+	mvsock_dev_trace_queue(dev, MVSOCK_Q_TX_PENDING, skb_queue_len(&rd->q));
 	wake_up_interruptible(&rd->wait);
 	return len;
 }
@@ -99,8 +101,11 @@ static ssize_t rawdev_read(struct file *file, char __user *buf, size_t len,
 		if (err)
 			return err;
 	}
-	if (rd->dev)
+	if (rd->dev) {
 		mvsock_dev_tx_complete(rd->dev, skb);
+		mvsock_dev_trace_queue(rd->dev, MVSOCK_Q_TX_PENDING,
+				       skb_queue_len(&rd->q));
+	}
 	ret = min_t(size_t, len, skb->len);
 	tmp = kmalloc(max_t(size_t, ret, 1), GFP_KERNEL);
 	if (!tmp)
