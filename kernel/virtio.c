@@ -201,6 +201,12 @@ static void mvg_rx_work(struct work_struct *work)
 			}
 			skb_put(skb, len);
 			mvsock_rx_pkt(g->dev, skb);
+			/*
+			 * A full ring is 128 packets: on a kernel with
+			 * voluntary preemption, let another device's
+			 * worker (or any task) in between.
+			 */
+			cond_resched();
 		}
 	} while (!virtqueue_enable_cb(vq));
 refill:

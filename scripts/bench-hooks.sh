@@ -214,19 +214,50 @@ teardown() { # cfg round
 	return $rc
 }
 
-# The policy program's run count over 3 new connections (bpf_stats only
+# "RUN_CNT RUN_TIME_NS" of the program NAME (bpftool; 0 0 without stats)
+prog_stats() { # name
+	"$BPFTOOL" prog show name "$1" | awk '{
+		for (i = 1; i < NF; i++) {
+			if ($i == "run_cnt") c = $(i + 1)
+			if ($i == "run_time_ns") t = $(i + 1)
+		} } END { print c + 0, t + 0 }'
+}
+
+# The policy program's run count (and time) over 3 new connections (bpf_stats only
 # for this check, so it does not weigh on the measurement).
 policy_proof() { # round
-	local before after i
+	local before after i ns0 ns1
 	sysctl -qw kernel.bpf_stats_enabled=1
-	before=$("$BPFTOOL" prog show name hp_accept | sed -n 's/.*run_cnt \([0-9]*\).*/\1/p')
+	read -r before ns0 < <(prog_stats hp_accept)
 	for ((i = 0; i < 3; i++)); do
 		timeout 60 "$BIN/vsock_pingpong" --port $((NEXT_PORT++)) --iters 1 --warmup 0 >/dev/null
 	done
-	after=$("$BPFTOOL" prog show name hp_accept | sed -n 's/.*run_cnt \([0-9]*\).*/\1/p')
+	read -r after ns1 < <(prog_stats hp_accept)
 	sysctl -qw kernel.bpf_stats_enabled=0
+	after=$((${after:-0} - ${before:-0}))
 	say "  c round $1: bpf_ops=$(cat /sys/module/mvsock/parameters/bpf_ops)," \
-		"hp_accept ran $((${after:-0} - ${before:-0})) times for 3 connections"
+		"hp_accept ran $after times for 3 connections" \
+		"($(((${ns1:-0} - ${ns0:-0}) / (after > 0 ? after : 1))) ns per run)"
+}
+
+# What the counting program itself costs, by bpf_stats (measured apart:
+# the stats add two clock reads per run): runs and run time during a
+# 1-second ping-pong, per event and per round trip.
+event_cost() { # cfg round
+	local prog=count_raw n0 t0 n1 t1 line iters port=$((NEXT_PORT++))
+	[ "$1" = t ] && prog=count_event
+	sysctl -qw kernel.bpf_stats_enabled=1
+	read -r n0 t0 < <(prog_stats "$prog")
+	line=$(timeout 60 "$BIN/vsock_pingpong" --port "$port" --time 1)
+	read -r n1 t1 < <(prog_stats "$prog")
+	sysctl -qw kernel.bpf_stats_enabled=0
+	iters=$(kv "$line" iters)
+	awk -v c="$1" -v r="$2" -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v i="${iters:-0}" \
+		-v p50="$(kv "$line" p50_us)" 'BEGIN {
+		if (n <= 0 || i <= 0) { print "hooks:   " c " round " r ": no program runs counted"; exit }
+		printf "hooks:   %s round %s: %.1f events per round trip, the program %.0f ns per event," \
+			" %.2f us per round trip (%.1f%% of p50 %s us)\n", c, r, n / i, t / n, t / i / 1000,
+			100 * t / i / 1000 / p50, p50 }'
 }
 
 measure() { # cfg round
@@ -356,6 +387,7 @@ guest_main() {
 			fi
 			measure "$c" "$round"
 			[ "$c" != c ] || policy_proof "$round"
+			case "$c" in b | t) event_cost "$c" "$round" ;; esac
 			if ! teardown "$c" "$round"; then
 				say "ERROR: configuration $c did not end cleanly; stopping"
 				break 2
