@@ -72,6 +72,8 @@ NB_PFX=bench-isolation
 : "${NB_XFER_TIMEOUT:=600}"
 # shellcheck source=scripts/lib/nested-bench.sh
 . "$HERE/lib/nested-bench.sh"
+# shellcheck source=scripts/lib/busy-host.sh
+. "$HERE/lib/busy-host.sh"
 
 : "${BENCH_ISOLATION:=1}"
 : "${BENCH_ISOLATION_REPS:=3}"

@@ -74,6 +74,8 @@ NB_ROOT=$ROOT
 NB_PFX=bench-nested
 # shellcheck source=scripts/lib/nested-bench.sh
 . "$HERE/lib/nested-bench.sh"
+# shellcheck source=scripts/lib/busy-host.sh
+. "$HERE/lib/busy-host.sh"
 
 : "${BENCH_NESTED:=1}"
 : "${BENCH_NESTED_HOSTS:=ours stock}"

@@ -44,6 +44,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=scripts/lib/busy-host.sh
+. "$HERE/lib/busy-host.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
 # Our modules (MVSOCK_KO_DIR: use prebuilt ones from there, e.g. a copy,
@@ -402,7 +404,7 @@ host_main() {
 		done >"$OUT/host-samples.txt"
 	) &
 	sampler=$!
-	"$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
+	busy_run "$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
 		--timeout "${BENCH_VM_TIMEOUT:-900}" -- \
 		scripts/bench.sh --in-vm "$perf" 2>&1 |
 		grep --line-buffered -v 'fw_cfg name=etc/sercon-port' | tee -a "$log"

@@ -616,7 +616,7 @@ nb_sampler_stop() { # out
 nb_outer_run() {
 	local name=$1 tmo=$2 log=$3 start=$4 out=$NB_ROOT/build/bench rc
 	nb_sampler_start "$out/$name-phase" "$out/$name-host-samples.txt"
-	"$NB_ROOT/selftests/vm/run.sh" --smp 2 --timeout "$tmo" -- \
+	busy_run "$NB_ROOT/selftests/vm/run.sh" --smp 2 --timeout "$tmo" -- \
 		"scripts/bench-$name.sh" --in-vm 2>&1 | nb_phase_filter "$out/$name-phase" | tee -a "$log"
 	rc=${PIPESTATUS[0]}
 	nb_sampler_stop "$out/$name-host-samples.txt" | tee -a "$log"
