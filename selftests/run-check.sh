@@ -51,7 +51,10 @@ for v in MVSOCK_STOCK CHECK_SUITES SUITE_TIMEOUT; do
 	fi
 done
 
-VM_ENV=$vm_env selftests/vm/run.sh --timeout "${CHECK_TIMEOUT:-3600}" \
+# What the suites leave in the VM's output directory (the nested suites'
+# inner console logs: run-inner.sh --log-dir) comes back here.
+rm -rf "$LOGDIR/vm-out"
+VM_KEEP_OUT=$LOGDIR/vm-out VM_ENV=$vm_env selftests/vm/run.sh --timeout "${CHECK_TIMEOUT:-3600}" \
 	-- selftests/guest-check.sh 2>&1 | tee "$LOG"
 vmrc=${PIPESTATUS[0]}
 

@@ -475,9 +475,15 @@ registry_cids() { gx cat $MVP/devices | sed -n 's/.*role=guest cid=\([0-9]*\) .*
 # The events of one checksummed 256 KiB transfer guest -> host through
 # device C1 (port 5951), from the kernel's trace buffer (tracefs) on both
 # sides. $1: side (guest|host), $2: the device's registry id there.
+# "off" in the inner guest only stops the trace buffer and leaves the
+# events enabled: disabling them patches the kernel's code again, and
+# code patching in the inner guest is when TCG inside TCG has crashed it
+# (an oops with an impossible EFLAGS value during the disable, early-boot
+# crashes in text_poke_early, also with the stock host driver). The
+# events stay on, cheaply, for the remaining cases.
 TRACE_EVS="mvsock_pkt_tx mvsock_pkt_done mvsock_queue"
 trace_ctl() { # on|off|read: the inner guest's and (ours) the host's tracefs
-	local t=/sys/kernel/tracing e cmd=""
+	local t=/sys/kernel/tracing e cmd="" gcmd
 	case $1 in
 	on)
 		cmd="[ -e $t/trace ] || mount -t tracefs nodev $t; echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb;"
@@ -488,7 +494,9 @@ trace_ctl() { # on|off|read: the inner guest's and (ours) the host's tracefs
 		for e in $TRACE_EVS; do cmd+=" echo 0 >$t/events/mvsock/$e/enable;"; done ;;
 	read) cmd="cat $t/trace" ;;
 	esac
-	gx sh -c "$cmd" >"$D/trace-guest-$1" 2>&1 || { msg "guest tracefs $1: $(cat "$D/trace-guest-$1")"; return 1; }
+	gcmd=$cmd
+	[ "$1" = off ] && gcmd="echo 0 >$t/tracing_on"
+	gx sh -c "$gcmd" >"$D/trace-guest-$1" 2>&1 || { msg "guest tracefs $1: $(cat "$D/trace-guest-$1")"; return 1; }
 	[ "$MD_HOST" = ours ] || return 0
 	sh -c "$cmd" >"$D/trace-host-$1" 2>&1 || { msg "host tracefs $1: $(cat "$D/trace-host-$1")"; return 1; }
 }

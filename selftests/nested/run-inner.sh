@@ -47,7 +47,10 @@
 #   --trace-vhost FILE  log QEMU's vhost ioctls with decoded arguments
 #                     (LD_PRELOAD build/nested/vhost-trace.so)
 #   --log-dir DIR     keep the inner console log, dmesg, QEMU and relay
-#                     logs in DIR (default build/nested/last)
+#                     logs in DIR (default: $VM_OUT/nested-PID when run
+#                     in a selftests/vm/run.sh guest, whose VM_KEEP_OUT
+#                     brings it back to the build machine; otherwise
+#                     build/nested/last)
 #   --monitor         give the inner QEMU an HMP monitor on a unix socket
 #                     (NESTED_MONITOR); the command talks to it with
 #                     "$NESTED_QMON" 'HMP COMMAND' (selftests/nested/qmon.sh)
@@ -130,6 +133,9 @@ QEMU_ARGS=
 STRACE=
 TRACE_VHOST=
 LOGDIR=$ROOT/build/nested/last
+# In a test VM the work tree is read-only: keep the logs in its output
+# directory, which run.sh can copy back (VM_KEEP_OUT).
+[ -n "${VM_OUT:-}" ] && [ -d "${VM_OUT:-}" ] && LOGDIR=$VM_OUT/nested-$$
 HOSTCMD=
 MONITOR=0
 HOTPLUG=0
