@@ -48,6 +48,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=scripts/lib/busy-host.sh
 . "$HERE/lib/busy-host.sh"
+# shellcheck source=scripts/lib/bench-common.sh
+. "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
 KO_DIR=${MVSOCK_KO_DIR:-$ROOT/kernel}
@@ -87,10 +89,6 @@ declare -A MIB=()	# MIB[size] = MiB per transfer (calibrated)
 NEXT_PORT=30000
 FAILS=0
 
-add() { V[$1,$2]="${V[$1,$2]:-}${V[$1,$2]:+ }$3"; } # cfg key value
-
-kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
-
 listening() { # port: wait until a listener is up (sock_diag), 5 s at most
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -117,16 +115,6 @@ perf_gbps() { # size MiB
 	fi
 	GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$rlog")
 	[ -n "$GBPS" ]
-}
-
-rmmod_retry() { # module
-	local i
-	grep -q "^$1 " /proc/modules || return 0
-	for ((i = 0; i < 50; i++)); do
-		rmmod "$1" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod "$1"
 }
 
 LOADER_PID=
@@ -298,10 +286,6 @@ measure() { # cfg round
 	say "round $2 $c ($(cfg_name "$c")):$sum"
 }
 
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
 # (max - min) / median of the rounds, in %
 spread() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
@@ -413,14 +397,7 @@ guest_main() {
 	echo
 	[ "$FAILS" = 0 ] || say "$FAILS measurements failed (see above)"
 	say "guest time $((SECONDS - t0)) s"
-	line=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null |
-		sed -n '/mvsock-bench-hooks: start/,$p' |
-		grep -Ev 'mvsock-bench-hooks: start|out-of-tree module|module verification failed')
-	if [ -n "$line" ]; then
-		say "kernel warnings/errors logged during the run:"
-		# shellcheck disable=SC2001 # one prefix per line
-		sed 's/^/hooks:   /' <<<"$line"
-	fi
+	bench_kernel_log 'mvsock-bench-hooks: start' 'kernel warnings/errors logged during the run:'
 	rm -rf "$TMPD"
 }
 

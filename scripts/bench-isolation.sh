@@ -339,7 +339,7 @@ vm_main() {
 	nb_medians R ',(short_runs|invalid)$'
 	print_table
 	say "outer VM time $((SECONDS - t0)) s"
-	nb_kernel_warnings "mvsock-bench-isolation: start"
+	bench_kernel_log "mvsock-bench-isolation: start" "outer kernel warnings/errors logged during the bench:"
 	nb_cleanup
 	return $status
 }

@@ -287,7 +287,7 @@ vm_main() {
 		echo
 	fi
 	say "outer VM time $((SECONDS - t0)) s"
-	nb_kernel_warnings "mvsock-bench-nested: start"
+	bench_kernel_log "mvsock-bench-nested: start" "outer kernel warnings/errors logged during the bench:"
 	nb_cleanup
 	return $status
 }

@@ -46,6 +46,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=scripts/lib/busy-host.sh
 . "$HERE/lib/busy-host.sh"
+# shellcheck source=scripts/lib/bench-common.sh
+. "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
 # Our modules (MVSOCK_KO_DIR: use prebuilt ones from there, e.g. a copy,
@@ -77,11 +79,6 @@ target_for() {
 declare -A R=()	# R[stack,key] = value; R[memcpy]
 
 say() { echo "bench: $*"; }
-
-# Value of key=value in a "tool: k=v k=v" line.
-kv() { # line key
-	sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"
-}
 
 wait_listen() { # port
 	local i
@@ -131,15 +128,8 @@ run_perf() { # bufsize MiB
 	[ -n "$PERF_GBPS" ]
 }
 
-median() {
-	printf '%s\n' "$@" | sort -g |
-		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
 declare -A V=()	# V[stack,key] = the per-round values, space-separated
 declare -A MIB=()	# MIB[stack,size] = MiB per vsock_perf run (calibrated)
-
-add() { V[$1,$2]="${V[$1,$2]:-}${V[$1,$2]:+ }$3"; } # stack key value
 
 # Calibration: 16 MiB, then size the real runs for ~BENCH_SECS seconds.
 calibrate() { # stack size
@@ -182,17 +172,6 @@ measure_round() { # stack round
 		say "$st connection rate failed"
 	fi
 	say "round $2 $st (Gbit/s):$summary ($((SECONDS - t0)) s)"
-}
-
-# rmmod, retried for a few seconds (closing sockets may hold the module).
-rmmod_retry() { # module
-	local i
-	grep -q "^$1 " /proc/modules || return 0
-	for ((i = 0; i < 50; i++)); do
-		rmmod "$1" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod "$1" # once more, with the error message
 }
 
 load_ours() {
@@ -337,13 +316,7 @@ guest_main() {
 	print_table
 	echo
 	say "guest time $((SECONDS - t0)) s"
-	line=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null |
-		sed -n '/mvsock-bench: start/,$p' |
-		grep -Ev 'mvsock-bench: start|out-of-tree module|module verification failed')
-	if [ -n "$line" ]; then
-		say "kernel warnings/errors logged during the bench:"
-		while IFS= read -r l; do say "  $l"; done <<<"$line"
-	fi
+	bench_kernel_log 'mvsock-bench: start' 'kernel warnings/errors logged during the bench:'
 	rm -rf "$TMPD"
 	return 0
 }

@@ -66,7 +66,6 @@
 #   nb_result LABEL KEY VALUE   print a result line ("nbench-result: ...")
 #   nb_collect FILE             read result lines into NB_V[LABEL,KEY]
 #                               (space-separated values, one per round)
-#   nb_median V...              median
 #   nb_medians ARRAY [EXCLUDE]  ARRAY[LABEL,KEY] = the median of each
 #                               NB_V[LABEL,KEY] (keys matching the extended
 #                               regex EXCLUDE left out), one line printed each
@@ -76,9 +75,6 @@
 #                               always favours column A); TARGET a ratio
 #                               (at least: PASS or MISS), "<=X" (at most X:
 #                               PASS or FAIL) or "info"
-#   nb_kernel_warnings MARK     print this kernel's warnings and errors
-#                               logged since MARK (a line written to
-#                               /dev/kmsg at the start)
 # On the build machine:
 #   nb_prepare [ours-guest] MODULE...
 #                               check that $NB_KO_DIR/MODULE.ko exist, build
@@ -100,6 +96,10 @@
 # tools/bench static"), NB_PP_WARMUP (untimed round trips, default 50),
 # NB_XFER_TIMEOUT (seconds per transfer, default 300), NB_PORT (first vsock
 # port used, default 21000), NB_PFX (prefix of messages, default "nbench").
+# Also kv, median, rmmod_retry and bench_kernel_log from bench-common.sh.
+
+# shellcheck source=scripts/lib/bench-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
 NB_ROOT=${NB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 NB_KO_DIR=${MVSOCK_KO_DIR:-$NB_ROOT/kernel}
@@ -126,14 +126,6 @@ nb_tmp() {
 	NB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nbench.XXXXXX")
 }
 nb_cleanup() { [ -n "$NB_TMP" ] && rm -rf "$NB_TMP"; NB_TMP=; }
-
-# Value of key=value in a "tool: k=v k=v" line.
-nb_kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
-
-nb_median() {
-	printf '%s\n' "$@" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
-}
 
 # Programs the inner guest needs, as run-inner.sh options; with
 # "ours-guest" also our guest driver (loaded later by nb_guest_load_ours).
@@ -188,17 +180,6 @@ nb_run_inner() { # label timeout tries log run-inner-args...
 # Host driver
 ###########################################################################
 
-nb_rmmod_retry() { # module
-	local i
-	grep -q "^$1 " /proc/modules || return 0
-	# Orphaned sockets may hold the module until their close timeout.
-	for ((i = 0; i < 60; i++)); do
-		rmmod "$1" 2>/dev/null && return 0
-		sleep 0.25
-	done
-	rmmod "$1"
-}
-
 nb_wait_vhost_dev() {
 	local i
 	for ((i = 0; i < 50; i++)); do
@@ -236,14 +217,15 @@ nb_host_load() { # ours|stock
 	nb_wait_vhost_dev
 }
 
+# (15 s per module: orphaned sockets may hold one until their close timeout)
 nb_host_unload() { # ours|stock
 	local m
 	case "$1" in
 	ours)
-		for m in mvsock_vhost mvsock; do nb_rmmod_retry "$m" || return 1; done ;;
+		for m in mvsock_vhost mvsock; do rmmod_retry "$m" 60 0.25 || return 1; done ;;
 	stock)
 		for m in vsock_diag vhost_vsock vmw_vsock_virtio_transport_common vsock; do
-			nb_rmmod_retry "$m" || return 1
+			rmmod_retry "$m" 60 0.25 || return 1
 		done ;;
 	*) return 1 ;;
 	esac
@@ -424,10 +406,10 @@ nb_pingpong() { # client_side secs [guest_cid]
 	fi
 	wait "$spid" || nb_say "  (ping-pong server exited with an error: $(tr '\n' ' ' <"$NB_TMP/pp.srv"))"
 	line=$(grep '^pingpong:' "$NB_TMP/pp.cli")
-	NB_PP_MEAN=$(nb_kv "$line" mean_us)
-	NB_PP_P50=$(nb_kv "$line" p50_us)
-	NB_PP_P99=$(nb_kv "$line" p99_us)
-	NB_PP_ITERS=$(nb_kv "$line" iters)
+	NB_PP_MEAN=$(kv "$line" mean_us)
+	NB_PP_P50=$(kv "$line" p50_us)
+	NB_PP_P99=$(kv "$line" p99_us)
+	NB_PP_ITERS=$(kv "$line" iters)
 	NB_WALL=$(awk -v t0="$t0" -v t1="$(date +%s%N)" 'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }')
 	[ -n "$NB_PP_P50" ]
 }
@@ -508,18 +490,9 @@ nb_medians() { # array [exclude-regex]
 	local key
 	for key in $(printf '%s\n' "${!NB_V[@]}" | grep -Ev "${2:-^\$}" | sort -t, -k2,2 -k1,1); do
 		# shellcheck disable=SC2086,SC2004 # one argument per round; nb_m is associative
-		nb_m[$key]=$(nb_median ${NB_V[$key]})
+		nb_m[$key]=$(median ${NB_V[$key]})
 		nb_say "$(printf '%-20s %s -> median %s' "${key/,/ }:" "${NB_V[$key]}" "${nb_m[$key]}")"
 	done
-}
-
-nb_kernel_warnings() { # mark
-	local w l
-	w=$(dmesg -l emerg,alert,crit,err,warn 2>/dev/null | sed -n "/$1/,\$p" |
-		grep -Ev "$1|out-of-tree module|module verification failed")
-	[ -n "$w" ] || return 0
-	nb_say "outer kernel warnings/errors logged during the bench:"
-	while IFS= read -r l; do nb_say "  $l"; done <<<"$w"
 }
 
 nb_table_head() { # column-a column-b
