@@ -37,9 +37,12 @@
 #     run once more. The stream's rate (the receiver's rx rate, over the
 #     whole stream) is reported per layout;
 # then, once per round, the same stream alone (no ping-pong; half as long),
-# for comparison. Unless BENCH_ISOLATION_KIB is set, the stream's length is
-# sized from the previous stream's rate to last twice the time the
-# measurement needs (a 4 MiB stream first calibrates).
+# for comparison, and a control: the ping-pong on B while a busy loop takes
+# the inner guest's CPU, no stream (how much of the loaded figure is only
+# the inner vCPU being shared, which no driver can remove). Unless
+# BENCH_ISOLATION_KIB is set, the stream's length is sized from the
+# previous stream's rate to last twice the time the measurement needs (a
+# 4 MiB stream first calibrates).
 # Goal (issue 4): p99 on B under load <= 1.5x idle, separate devices.
 #
 # Environment (defaults in brackets):
@@ -54,6 +57,7 @@
 #   BENCH_ISOLATION_BOOT_TRIES [2] inner boots when the inner guest dies
 #                                 before it is up (TCG inside TCG
 #                                 occasionally does)
+#   BENCH_ISOLATION_CONTROL [1]   0: no control measurement
 #   MVSOCK_KO_DIR [kernel]        where mvsock.ko, mvsock_vhost.ko and
 #                                 mvsock_virtio.ko are
 #   KVER (see scripts/kver.sh)
@@ -83,6 +87,7 @@ NB_PFX=bench-isolation
 : "${BENCH_ISOLATION_INNER_SMP:=1}"
 : "${BENCH_ISOLATION_TIMEOUT:=1800}"
 : "${BENCH_ISOLATION_BOOT_TRIES:=2}"
+: "${BENCH_ISOLATION_CONTROL:=1}"
 # Inner builds apart from build/nested/ (the nested test suite's); shared
 # with bench-nested.sh (each set of --add files has its own initramfs).
 export NESTED_BUILD=${NESTED_BUILD:-$ROOT/build/nested-bench}
@@ -197,6 +202,33 @@ measure_layout() { # layout round
 	say "round $r $(layout_name "$l"):$line"
 }
 
+# Control: the ping-pong on B while a busy loop takes the inner guest's
+# CPU and no stream runs. In TCG inside TCG a round trip is mostly the
+# inner vCPU's own time, so a fair share of that vCPU alone slows it; this
+# row says how much of the loaded figure that is, which no driver removes.
+measure_cpu() { # round
+	local r=$1 hog
+	say "phase cpu"
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	nb_on guest sh -c 'echo $$ >/tmp/isolation-hog.pid; while :; do :; done' \
+		>/dev/null 2>&1 &
+	hog=$!
+	sleep 1
+	if nb_pingpong host "$BENCH_ISOLATION_SECS" "$CID_B"; then
+		nb_result cpu loaded_mean "$NB_PP_MEAN"
+		nb_result cpu loaded_p50 "$NB_PP_P50"
+		nb_result cpu loaded_p99 "$NB_PP_P99"
+		say "round $r control, guest CPU busy, no stream: p50=${NB_PP_P50}us" \
+			"p99=${NB_PP_P99}us (${NB_PP_ITERS}x,${NB_WALL}s)"
+	else
+		say "round $r control: ping-pong failed"
+	fi
+	# shellcheck disable=SC2016
+	nb_on guest sh -c 'kill "$(cat /tmp/isolation-hog.pid)"' ||
+		say "round $r control: cannot stop the busy loop"
+	wait "$hog"
+}
+
 measure_main() {
 	local r l order line t0 k
 	[ -n "${NESTED_EXEC:-}" ] || { echo "--measure runs under run-inner.sh --host" >&2; exit 2; }
@@ -233,6 +265,7 @@ measure_main() {
 		for l in $order; do
 			measure_layout "$l" "$r"
 		done
+		[ "$BENCH_ISOLATION_CONTROL" = 0 ] || measure_cpu "$r"
 		# The stream alone, half as long as the loaded ones (which run
 		# about twice as long as the ping-pong).
 		say "phase alone"
@@ -277,8 +310,12 @@ print_table() {
 	nb_table_row "one device: p99 RTT (us)" "${R[one,idle_p99]:-}" "${R[one,loaded_p99]:-}" lat info
 	stream_row "bulk, separate devices (Gbit/s)" sep
 	stream_row "bulk, one device (Gbit/s)" one
+	nb_table_row "control, CPU load: p50 RTT (us)" "${R[sep,idle_p50]:-}" "${R[cpu,loaded_p50]:-}" lat info
+	nb_table_row "control, CPU load: p99 RTT (us)" "${R[sep,idle_p99]:-}" "${R[cpu,loaded_p99]:-}" lat info
 	echo
-	echo "RTT rows: idle = no other traffic; loaded = while the bulk stream runs."
+	echo "RTT rows: idle = no other traffic; loaded = while the bulk stream runs;"
+	echo "control = ping-pong on B while a busy loop runs in the inner guest, no"
+	echo "stream (the share of the inner vCPU alone), against the same idle figure."
 	echo "Bulk rows: idle = the stream alone; loaded = the stream during the loaded"
 	echo "ping-pong (its rate over the whole stream, which outlasts the ping-pong)."
 	awk -v i="${R[sep,idle_p99]:-}" -v l="${R[sep,loaded_p99]:-}" 'BEGIN {
