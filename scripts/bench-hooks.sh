@@ -24,6 +24,13 @@
 #   t  as b, but classic tracepoint programs (tp_count -c: the kernel
 #      formats every event's perf record before the program runs);
 #      information only, t/a shows what that formatting adds
+#   s  stock vsock + vsock_loopback, nothing attached (ping-pong only)
+#   u  as s, with the same counting program (raw tracepoint) on every
+#      vsock:* event of the stock kernel (ping-pong only)
+# s and u are a reference, information only: what one event with a
+# counting program costs on the upstream kernel's own tracepoints in the
+# same boot, against b's cost per event on ours (a table after the main
+# one: p50 difference / events per round trip).
 # In each: stream throughput (upstream vsock_perf, receiver --vsk-size 1M,
 # the receiver's rate) for each size in BENCH_HOOKS_SIZES, transfers sized
 # in a calibration run of configuration a for ~BENCH_HOOKS_SECS; 1-byte
@@ -35,7 +42,7 @@
 # Environment (defaults in brackets):
 #   BENCH_HOOKS_REPS [3]  BENCH_HOOKS_SIZES ["64K 1M"]  BENCH_HOOKS_SECS [2.5]
 #   BENCH_HOOKS_LAT_SECS [2]  BENCH_HOOKS_CONN_SECS [2]
-#   BENCH_HOOKS_CONFIGS ["0 a b c t"]
+#   BENCH_HOOKS_CONFIGS ["0 a b c t s u"]
 #   BENCH_HOOKS_EVENTS [all]  the events b and t attach to (tp_count's
 #                             arguments, e.g. "mvsock_pkt_tx mvsock_pkt_rx")  BENCH_HOOKS_TIMEOUT [1800] (VM)
 #   BENCH_SMP [2]  KVER (see scripts/kver.sh)
@@ -63,7 +70,7 @@ BPFTOOL=$BPF_DIR/bpftool/bpftool
 : "${BENCH_HOOKS_SECS:=2.5}"
 : "${BENCH_HOOKS_LAT_SECS:=2}"
 : "${BENCH_HOOKS_CONN_SECS:=2}"
-: "${BENCH_HOOKS_CONFIGS:=0 a b c t}"
+: "${BENCH_HOOKS_CONFIGS:=0 a b c t s u}"
 : "${BENCH_HOOKS_EVENTS:=}"
 TARGET=0.97
 
@@ -80,6 +87,8 @@ cfg_name() {
 	b) echo "tracepoints+BPF" ;;
 	c) echo "host_policy" ;;
 	t) echo "classic tracepoints+BPF" ;;
+	s) echo "stock, nothing attached" ;;
+	u) echo "stock, tracepoints+BPF" ;;
 	esac
 }
 
@@ -152,7 +161,11 @@ stop_loader() {
 # loopback device come and go too).
 setup() { # cfg round
 	local dir=$KO_DIR ports p
-	[ "$1" = 0 ] && dir=$NOHOOKS_DIR
+	case "$1" in
+	s) modprobe vsock_loopback; return ;;
+	u) setup_stock_counted "$2"; return ;;
+	0) dir=$NOHOOKS_DIR ;;
+	esac
 	insmod "$dir/mvsock.ko" || return 1
 	case "$1" in
 	0)
@@ -182,8 +195,30 @@ setup() { # cfg round
 	insmod "$dir/mvsock_loopback.ko"
 }
 
+# Stock vsock_loopback with tp_count on every vsock:* event (raw programs
+# attach by the event's name, whatever its system).
+setup_stock_counted() { # round
+	local ev
+	modprobe vsock_loopback || return 1
+	ev=$(find /sys/kernel/tracing/events/vsock -mindepth 1 -maxdepth 1 \
+		-type d -printf '%f ' 2>/dev/null)
+	[ -n "$ev" ] || { say "ERROR: stock vsock has no tracepoints here"; return 1; }
+	# shellcheck disable=SC2086 # one argument per event
+	start_loader "$TMPD/tp_count.u$1" "$BPF_DIR/tp_count" $ev
+}
+
+teardown_stock() {
+	local m rc=0
+	stop_loader || rc=1
+	for m in vsock_loopback vmw_vsock_virtio_transport_common vsock; do
+		rmmod_retry "$m" || rc=1
+	done
+	return $rc
+}
+
 teardown() { # cfg round
 	local rc=0 line
+	case "$1" in s | u) teardown_stock; return ;; esac
 	rmmod_retry mvsock_loopback || rc=1
 	if ! stop_loader; then
 		say "  the loader failed:"
@@ -248,6 +283,8 @@ event_cost() { # cfg round
 	read -r n1 t1 < <(prog_stats "$prog")
 	sysctl -qw kernel.bpf_stats_enabled=0
 	iters=$(kv "$line" iters)
+	[ "${iters:-0}" -gt 0 ] && [ $((n1 - n0)) -gt 0 ] &&
+		add "$1" ev_rtt "$(awk -v n=$((n1 - n0)) -v i="$iters" 'BEGIN { printf "%.2f", n / i }')"
 	awk -v c="$1" -v r="$2" -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v i="${iters:-0}" \
 		-v p50="$(kv "$line" p50_us)" 'BEGIN {
 		if (n <= 0 || i <= 0) { print "hooks:   " c " round " r ": no program runs counted"; exit }
@@ -257,8 +294,9 @@ event_cost() { # cfg round
 }
 
 measure() { # cfg round
-	local c=$1 b line sum='' p1 p2
-	for b in $BENCH_HOOKS_SIZES; do
+	local c=$1 b line sum='' p1 p2 sizes=$BENCH_HOOKS_SIZES ref=0
+	case "$c" in s | u) ref=1 sizes= ;; esac	# the reference: ping-pong only
+	for b in $sizes; do
 		if perf_gbps "$b" "${MIB[$b]}"; then
 			add "$c" "stream_$b" "$GBPS"
 			sum+=" $b=$GBPS"
@@ -276,7 +314,9 @@ measure() { # cfg round
 	else
 		FAILS=$((FAILS + 1))
 	fi
-	if line=$(timeout 120 "$BIN/vsock_connrate" --port "$p2" \
+	if [ "$ref" = 1 ]; then
+		:
+	elif line=$(timeout 120 "$BIN/vsock_connrate" --port "$p2" \
 		--time "$BENCH_HOOKS_CONN_SECS"); then
 		add "$c" connrate "$(kv "$line" conn_per_s)"
 		sum+=" conn/s=$(kv "$line" conn_per_s)"
@@ -337,12 +377,37 @@ report() {
 	echo "the spread cannot be told from noise with $BENCH_HOOKS_REPS rounds):"
 	for key in $(for b in $BENCH_HOOKS_SIZES; do echo "stream_$b"; done) pp_p50 pp_p99 connrate; do
 		printf '  %-14s' "$key"
-		for c in 0 a b c t; do
+		for c in 0 a b c t s u; do
 			# shellcheck disable=SC2086 # one argument per round
 			[ -n "${V[$c,$key]:-}" ] && printf '  %s: %5s' "$c" "$(spread ${V[$c,$key]})"
 		done
 		echo
 	done
+	per_event_report
+}
+
+# One line of the per-event table: p50 without and with the counting
+# program, events per round trip, and the difference per event.
+per_event_row() { # label cfg-without cfg-with
+	awk -v l="$1" -v x="${MED[$2,pp_p50]:-}" -v y="${MED[$3,pp_p50]:-}" \
+		-v e="${MED[$3,ev_rtt]:-}" 'BEGIN {
+		if (x == "" || y == "" || e == "" || e <= 0) {
+			printf "| %-18s | %9s | %9s | %6s | %9s |\n", l, "n/a", "n/a", "n/a", "n/a"; exit }
+		printf "| %-18s | %9.2f | %9.2f | %6.2f | %9.3f |\n", l, x, y, e, (y - x) / e }'
+}
+
+per_event_report() {
+	[ -n "${MED[u,pp_p50]:-}" ] || return 0	# s and u were measured
+	echo
+	echo "Per event (information): ping-pong p50 without and with a counting BPF"
+	echo "program (raw tracepoint) on every event, the events per round trip"
+	echo "(bpf_stats run counts), and the p50 difference per event; ours: a, b;"
+	echo "stock (vsock_loopback, its own vsock:* tracepoints): s, u."
+	echo
+	printf '| %-18s | %9s | %9s | %6s | %9s |\n' stack "p50 (us)" "+BPF (us)" "ev/RT" "us/event"
+	echo '|--------------------|----------:|----------:|-------:|----------:|'
+	per_event_row "ours (a, b)" a b
+	per_event_row "stock (s, u)" s u
 }
 
 guest_main() {
@@ -379,7 +444,7 @@ guest_main() {
 			fi
 			measure "$c" "$round"
 			[ "$c" != c ] || policy_proof "$round"
-			case "$c" in b | t) event_cost "$c" "$round" ;; esac
+			case "$c" in b | t | u) event_cost "$c" "$round" ;; esac
 			if ! teardown "$c" "$round"; then
 				say "ERROR: configuration $c did not end cleanly; stopping"
 				break 2
