@@ -37,9 +37,9 @@
 #     run once more. The stream's rate (the receiver's rx rate, over the
 #     whole stream) is reported per layout;
 # then, once per round, the same stream alone (no ping-pong; half as long),
-# for comparison, and a control: the ping-pong on B while a busy loop takes
-# the inner guest's CPU, no stream (how much of the loaded figure is only
-# the inner vCPU being shared, which no driver can remove). Unless
+# for comparison, and two controls: the ping-pong on B while a busy loop
+# takes the inner guest's CPU, and while one more takes an outer VM CPU,
+# no stream (how much of the loaded figure is only CPU sharing). Unless
 # BENCH_ISOLATION_KIB is set, the stream's length is sized from the
 # previous stream's rate to last twice the time the measurement needs (a
 # 4 MiB stream first calibrates).
@@ -57,7 +57,7 @@
 #   BENCH_ISOLATION_BOOT_TRIES [2] inner boots when the inner guest dies
 #                                 before it is up (TCG inside TCG
 #                                 occasionally does)
-#   BENCH_ISOLATION_CONTROL [1]   0: no control measurement
+#   BENCH_ISOLATION_CONTROL [1]   0: no control measurements
 #   MVSOCK_KO_DIR [kernel]        where mvsock.ko, mvsock_vhost.ko and
 #                                 mvsock_virtio.ko are
 #   KVER (see scripts/kver.sh)
@@ -202,27 +202,35 @@ measure_layout() { # layout round
 	say "round $r $(layout_name "$l"):$line"
 }
 
-# Control: the ping-pong on B while a busy loop takes the inner guest's
-# CPU and no stream runs. In TCG inside TCG a round trip is mostly the
-# inner vCPU's own time, so a fair share of that vCPU alone slows it; this
-# row says how much of the loaded figure that is, which no driver removes.
-measure_cpu() { # round
-	local r=$1 hog
-	say "phase cpu"
+# Controls: the ping-pong on B while busy loops take CPU and no stream
+# runs: cpu = one in the inner guest; cpu2 = one there and one in the
+# outer VM (where the stream's sender and device A's vhost worker run).
+# In TCG inside TCG a round trip is mostly CPU time, so a fair share of
+# the CPUs alone slows it; these rows say how much of the loaded figure
+# that is, which no driver that keeps the guest's scheduling fair removes.
+measure_cpu() { # cpu|cpu2 round
+	local k=$1 r=$2 hog outer='' what="guest CPU busy"
+	say "phase $k"
 	# shellcheck disable=SC2016 # expanded by the guest's shell
 	nb_on guest sh -c 'echo $$ >/tmp/isolation-hog.pid; while :; do :; done' \
 		>/dev/null 2>&1 &
 	hog=$!
+	if [ "$k" = cpu2 ]; then
+		sh -c 'while :; do :; done' &
+		outer=$!
+		what="guest and outer VM CPU busy"
+	fi
 	sleep 1
 	if nb_pingpong host "$BENCH_ISOLATION_SECS" "$CID_B"; then
-		nb_result cpu loaded_mean "$NB_PP_MEAN"
-		nb_result cpu loaded_p50 "$NB_PP_P50"
-		nb_result cpu loaded_p99 "$NB_PP_P99"
-		say "round $r control, guest CPU busy, no stream: p50=${NB_PP_P50}us" \
+		nb_result "$k" loaded_mean "$NB_PP_MEAN"
+		nb_result "$k" loaded_p50 "$NB_PP_P50"
+		nb_result "$k" loaded_p99 "$NB_PP_P99"
+		say "round $r control, $what, no stream: p50=${NB_PP_P50}us" \
 			"p99=${NB_PP_P99}us (${NB_PP_ITERS}x,${NB_WALL}s)"
 	else
-		say "round $r control: ping-pong failed"
+		say "round $r control ($k): ping-pong failed"
 	fi
+	[ -z "$outer" ] || { kill "$outer"; wait "$outer" 2>/dev/null; }
 	# shellcheck disable=SC2016
 	nb_on guest sh -c 'kill "$(cat /tmp/isolation-hog.pid)"' ||
 		say "round $r control: cannot stop the busy loop"
@@ -265,7 +273,10 @@ measure_main() {
 		for l in $order; do
 			measure_layout "$l" "$r"
 		done
-		[ "$BENCH_ISOLATION_CONTROL" = 0 ] || measure_cpu "$r"
+		if [ "$BENCH_ISOLATION_CONTROL" != 0 ]; then
+			measure_cpu cpu "$r"
+			measure_cpu cpu2 "$r"
+		fi
 		# The stream alone, half as long as the loaded ones (which run
 		# about twice as long as the ping-pong).
 		say "phase alone"
@@ -310,12 +321,15 @@ print_table() {
 	nb_table_row "one device: p99 RTT (us)" "${R[one,idle_p99]:-}" "${R[one,loaded_p99]:-}" lat info
 	stream_row "bulk, separate devices (Gbit/s)" sep
 	stream_row "bulk, one device (Gbit/s)" one
-	nb_table_row "control, CPU load: p50 RTT (us)" "${R[sep,idle_p50]:-}" "${R[cpu,loaded_p50]:-}" lat info
-	nb_table_row "control, CPU load: p99 RTT (us)" "${R[sep,idle_p99]:-}" "${R[cpu,loaded_p99]:-}" lat info
+	nb_table_row "control, guest CPU: p50 RTT (us)" "${R[sep,idle_p50]:-}" "${R[cpu,loaded_p50]:-}" lat info
+	nb_table_row "control, guest CPU: p99 RTT (us)" "${R[sep,idle_p99]:-}" "${R[cpu,loaded_p99]:-}" lat info
+	nb_table_row "control, both CPUs: p50 RTT (us)" "${R[sep,idle_p50]:-}" "${R[cpu2,loaded_p50]:-}" lat info
+	nb_table_row "control, both CPUs: p99 RTT (us)" "${R[sep,idle_p99]:-}" "${R[cpu2,loaded_p99]:-}" lat info
 	echo
 	echo "RTT rows: idle = no other traffic; loaded = while the bulk stream runs;"
-	echo "control = ping-pong on B while a busy loop runs in the inner guest, no"
-	echo "stream (the share of the inner vCPU alone), against the same idle figure."
+	echo "control = ping-pong on B while busy loops run, no stream: guest CPU = one"
+	echo "in the inner guest; both CPUs = one there and one in the outer VM (the"
+	echo "host); against the same idle figure as separate devices."
 	echo "Bulk rows: idle = the stream alone; loaded = the stream during the loaded"
 	echo "ping-pong (its rate over the whole stream, which outlasts the ping-pong)."
 	awk -v i="${R[sep,idle_p99]:-}" -v l="${R[sep,loaded_p99]:-}" 'BEGIN {
