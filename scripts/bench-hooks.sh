@@ -9,8 +9,8 @@
 # Usage: scripts/bench-hooks.sh                      (make bench runs it)
 #        scripts/bench-hooks.sh --in-vm VSOCK_PERF   (inside the guest only)
 #
-# Five configurations, measured round by round in this order (0 a b c t,
-# 0 a b c t, ...: a slow drift of the host hits all of them alike); every
+# Seven configurations, measured round by round in this order (0 a b c t s u,
+# 0 a b c t s u, ...: a slow drift of the host hits all of them alike); every
 # figure is the median over the rounds:
 #   0  build/nohooks/kernel/ (make modules-nohooks): no tracepoints and no
 #      BPF hooks compiled in
