@@ -39,6 +39,8 @@ struct mvg {
 	struct sk_buff_head sendq;	/* sendq.lock guards the queue */
 	atomic_t replies;	/* control packets queued or in the tx vq */
 	int tx_inflight;	/* skbs in the tx vq; tx_lock */
+	/* a packet's pieces for the tx vq; tx_lock (not on senders' stacks) */
+	struct scatterlist tx_sg[MAX_SKB_FRAGS + 1];
 	struct work_struct tx_work;
 
 	struct mutex event_lock;	/* guards the event vq */
@@ -76,13 +78,14 @@ static void mvg_tx_reclaim(struct mvg *g, bool *restart_rx)
 	}
 }
 
+/* tx_lock held */
 static int mvg_tx_add(struct mvg *g, struct sk_buff *skb, gfp_t gfp)
 {
-	struct scatterlist sg[MAX_SKB_FRAGS + 1];
+	struct scatterlist *sg = g->tx_sg;
 	struct scatterlist *sgs[1] = { sg };
 	int n;
 
-	sg_init_table(sg, ARRAY_SIZE(sg));
+	sg_init_table(sg, ARRAY_SIZE(g->tx_sg));
 	n = skb_to_sgvec(skb, sg, 0, skb->len);
 	if (n < 0)
 		return n;
