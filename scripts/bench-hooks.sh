@@ -98,14 +98,6 @@ declare -A MIB=()	# MIB[size] = MiB per transfer (calibrated)
 NEXT_PORT=30000
 FAILS=0
 
-listening() { # port: wait until a listener is up (sock_diag), 5 s at most
-	local i
-	for ((i = 0; i < 100; i++)); do
-		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
-		sleep 0.05
-	done
-}
-
 # One vsock_perf transfer; sets GBPS (the receiver's rate, Gbit/s).
 GBPS=
 perf_gbps() { # size MiB
@@ -113,7 +105,7 @@ perf_gbps() { # size MiB
 	GBPS=
 	timeout 300 "$PERF" --port "$port" --buf-size "$1" --vsk-size 1M >"$rlog" 2>&1 &
 	rx=$!
-	listening "$port"
+	wait_listen "$port"
 	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "$2M" \
 		--buf-size "$1" >"$TMPD/tx" 2>&1 || ! wait "$rx"; then
 		kill "$rx" 2>/dev/null
@@ -208,11 +200,9 @@ setup_stock_counted() { # round
 }
 
 teardown_stock() {
-	local m rc=0
+	local rc=0
 	stop_loader || rc=1
-	for m in vsock_loopback vmw_vsock_virtio_transport_common vsock; do
-		rmmod_retry "$m" || rc=1
-	done
+	unload_stock_loopback || rc=1
 	return $rc
 }
 

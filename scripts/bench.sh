@@ -80,15 +80,6 @@ declare -A R=()	# R[stack,key] = value; R[memcpy]
 
 say() { echo "bench: $*"; }
 
-wait_listen() { # port
-	local i
-	for ((i = 0; i < 100; i++)); do
-		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
-		sleep 0.05
-	done
-	sleep 0.5 # no sock_diag? give the receiver a moment anyway
-}
-
 NEXT_PORT=20000
 PERF_GBPS=
 SHORT_RUNS=0
@@ -101,7 +92,7 @@ run_perf() { # bufsize MiB
 	timeout 300 "$PERF" --port "$port" --buf-size "$b" --vsk-size 1M \
 		>"$rlog" 2>&1 &
 	rpid=$!
-	wait_listen "$port"
+	wait_listen "$port" || sleep 0.5 # no sock_diag? give the receiver a moment anyway
 	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "${mib}M" \
 		--buf-size "$b" >"$tlog" 2>&1; then
 		say "  vsock_perf sender failed (port $port, $b x ${mib}M):"
@@ -189,12 +180,6 @@ load_stock() {
 	return 0
 }
 
-unload_stock() {
-	local m
-	for m in vsock_diag vsock_loopback vmw_vsock_virtio_transport_common vsock; do
-		rmmod_retry "$m" || return 1
-	done
-}
 
 # One table row. kind: thr (ratio ours/stock) or lat (stock/ours).
 row() { # label key kind
@@ -295,7 +280,7 @@ guest_main() {
 					continue
 				fi
 				measure_round stock "$round"
-				if ! unload_stock; then
+				if ! unload_stock_loopback; then
 					say "ERROR: cannot unload stock vsock_loopback; stopping here"
 					break 2
 				fi

@@ -21,6 +21,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=scripts/lib/bench-common.sh
+. "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUTDIR=$ROOT/build/perf-demo
 
@@ -62,15 +64,6 @@ show() { # file lines command...
 		[ "$(wc -l <"$f")" -le "$lines" ] || echo "[... $(wc -l <"$f") lines in all: $(basename "$f")]"
 	fi
 	return "$rc"
-}
-
-wait_listen() { # port
-	local i
-	for ((i = 0; i < 100; i++)); do
-		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
-		sleep 0.05
-	done
-	return 1
 }
 
 # A vsock_perf receiver on PORT in the background (its log: rx.PORT).

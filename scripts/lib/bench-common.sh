@@ -2,12 +2,33 @@
 # shellcheck shell=bash
 #
 # Small pieces the benchmark scripts share, in the guest and on the host:
-# sourced by scripts/bench.sh, scripts/bench-hooks.sh and
-# scripts/lib/nested-bench.sh. The caller defines say().
+# sourced by scripts/bench.sh, scripts/bench-hooks.sh, scripts/perf-demo.sh
+# and scripts/lib/nested-bench.sh. The caller defines say() (for
+# bench_kernel_log).
 
 # Value of key=value in a "tool: k=v k=v" line.
 kv() { # line key
 	sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"
+}
+
+# Wait until a vsock listener on PORT shows in ss (sock_diag), 5 s at
+# most; 1 if it never did (no sock_diag, or not up yet).
+wait_listen() { # port
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Unload stock vsock_loopback and what it pulled in (vsock_diag too, when
+# loaded); stops at the first module that stays.
+unload_stock_loopback() {
+	local m
+	for m in vsock_diag vsock_loopback vmw_vsock_virtio_transport_common vsock; do
+		rmmod_retry "$m" || return 1
+	done
 }
 
 # Append a per-round value to V[label,key] (the caller declares V).

@@ -96,7 +96,8 @@
 # tools/bench static"), NB_PP_WARMUP (untimed round trips, default 50),
 # NB_XFER_TIMEOUT (seconds per transfer, default 300), NB_PORT (first vsock
 # port used, default 21000), NB_PFX (prefix of messages, default "nbench").
-# Also kv, median, rmmod_retry and bench_kernel_log from bench-common.sh.
+# Also kv, median, rmmod_retry, wait_listen and bench_kernel_log from
+# bench-common.sh.
 
 # shellcheck source=scripts/lib/bench-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
@@ -251,17 +252,6 @@ nb_on() { # side cmd...
 
 nb_guest_cid() { echo "${1:-${NB_GUEST_CID:-${NESTED_CID:-3}}}"; }
 
-# Wait until a vsock port listens here (sock_diag through ss); the guest
-# has no ss: the connecting side retries instead.
-nb_wait_listen() { # port
-	local i
-	for ((i = 0; i < 100; i++)); do
-		ss -Hln --vsock 2>/dev/null | grep -Eq "[:]$1([[:space:]]|$)" && return 0
-		sleep 0.05
-	done
-	return 0
-}
-
 # Run a client command (on SIDE), retrying while it fails to connect
 # (the listener on the other side may not be up yet). Output in FILE.
 # The connect failure is recognised by PATTERN in the output.
@@ -293,7 +283,8 @@ nb_stream_start() { # id dir buf kib [guest_cid]
 		--buf-size "$b" --vsk-size 1M >"$NB_TMP/$id.rx" 2>&1 &
 	NB_RXPID[$id]=$!
 	NB_T0[$id]=$(date +%s%N)
-	[ "$rx" = host ] && nb_wait_listen "$port"
+	# (the guest has no ss: there the connecting side retries instead)
+	[ "$rx" = host ] && wait_listen "$port"
 	nb_connect_retry "$tx" "$NB_TMP/$id.tx" '^connect:' \
 		"$NB_PERF" --sender "$peer" --port "$port" --bytes "${kib}K" \
 		--buf-size "$b" &
@@ -393,7 +384,7 @@ nb_pingpong() { # client_side secs [guest_cid]
 	nb_on "$ss" "$NB_PINGPONG" --server \
 		--port "$port" >"$NB_TMP/pp.srv" 2>&1 &
 	spid=$!
-	[ "$ss" = host ] && nb_wait_listen "$port"
+	[ "$ss" = host ] && wait_listen "$port"
 	nb_connect_retry "$cs" "$NB_TMP/pp.cli" 'connect(' "$NB_PINGPONG" --client \
 		--cid "$peer" --port "$port" --time "$secs" --warmup "$NB_PP_WARMUP"
 	rc=$?
