@@ -43,6 +43,9 @@
 # BENCH_ISOLATION_KIB is set, the stream's length is sized from the
 # previous stream's rate to last twice the time the measurement needs (a
 # 4 MiB stream first calibrates).
+# Around every ping-pong the busy share of all CPUs of the inner guest
+# and of the outer VM is read from /proc/stat (a second table): whether
+# the stream leaves the guest any idle CPU for B's traffic.
 # Goal (issue 4): p99 on B under load <= 1.5x idle, separate devices.
 #
 # Environment (defaults in brackets):
@@ -118,6 +121,35 @@ ID=0
 
 now_ns() { date +%s%N; }
 
+# Busy and total jiffies of all CPUs on SIDE (host: the outer VM).
+cpu_jiffies() { # side
+	nb_on "$1" head -n 1 /proc/stat | awk '$1 == "cpu" {
+		for (i = 2; i <= 9 && i <= NF; i++) t += $i	# guest time is in user
+		print t - $5 - $6, t }'
+}
+
+# Start of a ping-pong whose CPU use is recorded: CPU_G, CPU_H.
+cpu_mark() {
+	CPU_G=$(cpu_jiffies guest)
+	CPU_H=$(cpu_jiffies host)
+}
+
+# Record the busy share (%) of the guest's and the outer VM's CPUs since
+# cpu_mark, as LABEL PREFIX_gbusy / PREFIX_hbusy; sets CPU_SAY.
+cpu_record() { # label prefix
+	local g h gb hb
+	g=$(cpu_jiffies guest)
+	h=$(cpu_jiffies host)
+	read -r gb hb < <(awk -v a="$CPU_G" -v b="$g" -v c="$CPU_H" -v d="$h" 'BEGIN {
+		split(a, x); split(b, y); split(c, u); split(d, v)
+		gt = y[2] - x[2]; ht = v[2] - u[2]
+		printf "%.0f %.0f\n", (gt > 0 ? 100 * (y[1] - x[1]) / gt : -1),
+			(ht > 0 ? 100 * (v[1] - u[1]) / ht : -1) }')
+	if [ "${gb:--1}" -ge 0 ]; then nb_result "$1" "${2}_gbusy" "$gb"; else gb='?'; fi
+	if [ "${hb:--1}" -ge 0 ]; then nb_result "$1" "${2}_hbusy" "$hb"; else hb='?'; fi
+	CPU_SAY="CPUs busy: guest $gb%, outer VM $hb%"
+}
+
 # KiB for a stream at RATE Gbit/s to last 2x SECS seconds (clamped).
 stream_kib() { # gbps secs
 	awk -v g="$1" -v s="$2" -v lo="$MIN_KIB" -v hi="$MAX_KIB" 'BEGIN {
@@ -137,11 +169,13 @@ measure_layout() { # layout round
 	local l=$1 r=$2 cid_pp=$CID_B try id t0 up ok running old line=
 	[ "$l" = one ] && cid_pp=$CID_A
 	say "phase $l"
+	cpu_mark
 	if nb_pingpong host "$BENCH_ISOLATION_SECS" "$cid_pp"; then
+		cpu_record "$l" idle
 		nb_result "$l" idle_mean "$NB_PP_MEAN"
 		nb_result "$l" idle_p50 "$NB_PP_P50"
 		nb_result "$l" idle_p99 "$NB_PP_P99"
-		line+=" idle: p50=${NB_PP_P50}us p99=${NB_PP_P99}us (${NB_PP_ITERS}x,${NB_WALL}s);"
+		line+=" idle: p50=${NB_PP_P50}us p99=${NB_PP_P99}us (${NB_PP_ITERS}x,${NB_WALL}s; $CPU_SAY);"
 		# First sizing: the stream must outlast its start and a ping-pong.
 		[ -n "$T_NEED" ] || T_NEED=$(awk -v w="$NB_WALL" -v f="${T_FLOW:-3}" \
 			'BEGIN { printf "%.1f", w + f + 1 }')
@@ -159,7 +193,9 @@ measure_layout() { # layout round
 		running=0
 		if nb_stream_wait_flowing "$id" 120; then
 			up=1
+			cpu_mark
 			nb_pingpong host "$BENCH_ISOLATION_SECS" "$cid_pp" && ok=1
+			cpu_record "$l" loaded
 			nb_stream_running "$id" && running=1
 			T_NEED=$(awk -v t0="$t0" -v t1="$(now_ns)" 'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }')
 		fi
@@ -168,7 +204,7 @@ measure_layout() { # layout round
 			nb_result "$l" loaded_mean "$NB_PP_MEAN"
 			nb_result "$l" loaded_p50 "$NB_PP_P50"
 			nb_result "$l" loaded_p99 "$NB_PP_P99"
-			line+=" loaded: p50=${NB_PP_P50}us p99=${NB_PP_P99}us (${NB_PP_ITERS}x),"
+			line+=" loaded: p50=${NB_PP_P50}us p99=${NB_PP_P99}us (${NB_PP_ITERS}x; $CPU_SAY),"
 			if nb_stream_finish "$id"; then
 				nb_result "$l" stream "$NB_GBPS"
 				line+=" stream $NB_GBPS Gbit/s ($((KIB / 1024))M,${NB_WALL}s,"
@@ -221,12 +257,14 @@ measure_cpu() { # cpu|cpu2 round
 		what="guest and outer VM CPU busy"
 	fi
 	sleep 1
+	cpu_mark
 	if nb_pingpong host "$BENCH_ISOLATION_SECS" "$CID_B"; then
+		cpu_record "$k" loaded
 		nb_result "$k" loaded_mean "$NB_PP_MEAN"
 		nb_result "$k" loaded_p50 "$NB_PP_P50"
 		nb_result "$k" loaded_p99 "$NB_PP_P99"
 		say "round $r control, $what, no stream: p50=${NB_PP_P50}us" \
-			"p99=${NB_PP_P99}us (${NB_PP_ITERS}x,${NB_WALL}s)"
+			"p99=${NB_PP_P99}us (${NB_PP_ITERS}x,${NB_WALL}s; $CPU_SAY)"
 	else
 		say "round $r control ($k): ping-pong failed"
 	fi
@@ -235,6 +273,15 @@ measure_cpu() { # cpu|cpu2 round
 	nb_on guest sh -c 'kill "$(cat /tmp/isolation-hog.pid)"' ||
 		say "round $r control: cannot stop the busy loop"
 	wait "$hog"
+}
+
+# The inner guest still answers (TCG inside TCG now and then kills it:
+# then stop, and run-inner.sh prints its console).
+guest_alive() { # round
+	NB_XFER_TIMEOUT=60 nb_on guest true >/dev/null 2>&1 && return 0
+	say "round $1: ERROR: the inner guest no longer answers; stopping the measurements"
+	GUEST_GONE=1
+	return 1
 }
 
 measure_main() {
@@ -271,10 +318,13 @@ measure_main() {
 		order="sep one"
 		((r % 2)) || order="one sep"
 		for l in $order; do
+			guest_alive "$r" || break 2
 			measure_layout "$l" "$r"
 		done
 		if [ "$BENCH_ISOLATION_CONTROL" != 0 ]; then
+			guest_alive "$r" || break
 			measure_cpu cpu "$r"
+			guest_alive "$r" || break
 			measure_cpu cpu2 "$r"
 		fi
 		# The stream alone, half as long as the loaded ones (which run
@@ -288,6 +338,7 @@ measure_main() {
 		fi
 	done
 	say "phase end"
+	[ -z "${GUEST_GONE:-}" ] || { nb_cleanup; return 1; }
 	[ "${NB_SHORT_RUNS:-0}" = 0 ] || nb_result all short_runs "$NB_SHORT_RUNS"
 	nb_cleanup
 	return 0
@@ -301,6 +352,10 @@ declare -A R=()
 
 stream_row() { # label layout
 	nb_table_row "$1" "${R[all,stream_alone]:-}" "${R[$2,stream]:-}" lat info
+}
+
+cpu_row() { # label layout prefix
+	printf '| %-32s | %9s | %9s |\n' "$1" "${R[$2,${3}_gbusy]:-n/a}" "${R[$2,${3}_hbusy]:-n/a}"
 }
 
 print_table() {
@@ -325,6 +380,16 @@ print_table() {
 	nb_table_row "control, guest CPU: p99 RTT (us)" "${R[sep,idle_p99]:-}" "${R[cpu,loaded_p99]:-}" lat info
 	nb_table_row "control, both CPUs: p50 RTT (us)" "${R[sep,idle_p50]:-}" "${R[cpu2,loaded_p50]:-}" lat info
 	nb_table_row "control, both CPUs: p99 RTT (us)" "${R[sep,idle_p99]:-}" "${R[cpu2,loaded_p99]:-}" lat info
+	echo
+	echo "CPUs busy during the ping-pong (%, all CPUs; median of the rounds):"
+	echo
+	echo "| ping-pong on B                   |     guest |  outer VM |"
+	echo "|----------------------------------|----------:|----------:|"
+	cpu_row "separate devices, idle" sep idle
+	cpu_row "separate devices, loaded" sep loaded
+	cpu_row "one device, loaded" one loaded
+	cpu_row "control, guest CPU" cpu loaded
+	cpu_row "control, both CPUs" cpu2 loaded
 	echo
 	echo "RTT rows: idle = no other traffic; loaded = while the bulk stream runs;"
 	echo "control = ping-pong on B while busy loops run, no stream: guest CPU = one"
