@@ -134,20 +134,26 @@ cpu_mark() {
 	CPU_H=$(cpu_jiffies host)
 }
 
-# Record the busy share (%) of the guest's and the outer VM's CPUs since
-# cpu_mark, as LABEL PREFIX_gbusy / PREFIX_hbusy; sets CPU_SAY.
-cpu_record() { # label prefix
-	local g h gb hb
+# The busy share (%) of the guest's and the outer VM's CPUs since
+# cpu_mark: CPU_GB, CPU_HB ('?' when unknown) and CPU_SAY.
+cpu_measure() {
+	local g h
 	g=$(cpu_jiffies guest)
 	h=$(cpu_jiffies host)
-	read -r gb hb < <(awk -v a="$CPU_G" -v b="$g" -v c="$CPU_H" -v d="$h" 'BEGIN {
+	read -r CPU_GB CPU_HB < <(awk -v a="$CPU_G" -v b="$g" -v c="$CPU_H" -v d="$h" 'BEGIN {
 		split(a, x); split(b, y); split(c, u); split(d, v)
 		gt = y[2] - x[2]; ht = v[2] - u[2]
 		printf "%.0f %.0f\n", (gt > 0 ? 100 * (y[1] - x[1]) / gt : -1),
 			(ht > 0 ? 100 * (v[1] - u[1]) / ht : -1) }')
-	if [ "${gb:--1}" -ge 0 ]; then nb_result "$1" "${2}_gbusy" "$gb"; else gb='?'; fi
-	if [ "${hb:--1}" -ge 0 ]; then nb_result "$1" "${2}_hbusy" "$hb"; else hb='?'; fi
-	CPU_SAY="CPUs busy: guest $gb%, outer VM $hb%"
+	[ "${CPU_GB:--1}" -ge 0 ] || CPU_GB='?'
+	[ "${CPU_HB:--1}" -ge 0 ] || CPU_HB='?'
+	CPU_SAY="CPUs busy: guest $CPU_GB%, outer VM $CPU_HB%"
+}
+
+# Record what cpu_measure found as LABEL PREFIX_gbusy / PREFIX_hbusy.
+cpu_result() { # label prefix
+	[ "$CPU_GB" = '?' ] || nb_result "$1" "${2}_gbusy" "$CPU_GB"
+	[ "$CPU_HB" = '?' ] || nb_result "$1" "${2}_hbusy" "$CPU_HB"
 }
 
 # KiB for a stream at RATE Gbit/s to last 2x SECS seconds (clamped).
@@ -171,7 +177,8 @@ measure_layout() { # layout round
 	say "phase $l"
 	cpu_mark
 	if nb_pingpong host "$BENCH_ISOLATION_SECS" "$cid_pp"; then
-		cpu_record "$l" idle
+		cpu_measure
+		cpu_result "$l" idle
 		nb_result "$l" idle_mean "$NB_PP_MEAN"
 		nb_result "$l" idle_p50 "$NB_PP_P50"
 		nb_result "$l" idle_p99 "$NB_PP_P99"
@@ -195,12 +202,13 @@ measure_layout() { # layout round
 			up=1
 			cpu_mark
 			nb_pingpong host "$BENCH_ISOLATION_SECS" "$cid_pp" && ok=1
-			cpu_record "$l" loaded
+			cpu_measure
 			nb_stream_running "$id" && running=1
 			T_NEED=$(awk -v t0="$t0" -v t1="$(now_ns)" 'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }')
 		fi
 		if [ $running = 1 ] && [ $ok = 1 ]; then
 			# Valid: the stream ran during the whole ping-pong.
+			cpu_result "$l" loaded
 			nb_result "$l" loaded_mean "$NB_PP_MEAN"
 			nb_result "$l" loaded_p50 "$NB_PP_P50"
 			nb_result "$l" loaded_p99 "$NB_PP_P99"
@@ -259,7 +267,8 @@ measure_cpu() { # cpu|cpu2 round
 	sleep 1
 	cpu_mark
 	if nb_pingpong host "$BENCH_ISOLATION_SECS" "$CID_B"; then
-		cpu_record "$k" loaded
+		cpu_measure
+		cpu_result "$k" loaded
 		nb_result "$k" loaded_mean "$NB_PP_MEAN"
 		nb_result "$k" loaded_p50 "$NB_PP_P50"
 		nb_result "$k" loaded_p99 "$NB_PP_P99"
@@ -383,7 +392,7 @@ print_table() {
 	echo
 	echo "CPUs busy during the ping-pong (%, all CPUs; median of the rounds):"
 	echo
-	echo "| ping-pong on B                   |     guest |  outer VM |"
+	echo "| during the ping-pong             |     guest |  outer VM |"
 	echo "|----------------------------------|----------:|----------:|"
 	cpu_row "separate devices, idle" sep idle
 	cpu_row "separate devices, loaded" sep loaded
