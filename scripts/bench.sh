@@ -180,7 +180,6 @@ load_stock() {
 	return 0
 }
 
-
 # One table row. kind: thr (ratio ours/stock) or lat (stock/ours).
 row() { # label key kind
 	local label=$1 key=$2 kind=$3 tgt
