@@ -96,14 +96,6 @@ export NESTED_BUILD=${NESTED_BUILD:-$ROOT/build/nested-bench}
 
 say() { nb_say "$@"; }
 
-dir_name() { # g2h|h2g
-	case "$1" in
-	g2h) echo "guest->host" ;;
-	h2g) echo "host->guest" ;;
-	*) echo "$1" ;;
-	esac
-}
-
 ###########################################################################
 # In a run-inner.sh --host command: the rounds with one host driver
 ###########################################################################
@@ -193,7 +185,7 @@ measure_main() { # label
 ###########################################################################
 
 print_table() {
-	local b d st
+	local st
 	echo
 	echo "== mvsock nested benchmark: host driver ours (mvsock_vhost) vs stock (vhost_vsock)"
 	echo "   outer VM (host, CID 2): $(uname -r), $(nproc) vCPUs (QEMU TCG), $(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
@@ -202,15 +194,7 @@ print_table() {
 	echo "   stock/ours (speed-up) for latencies."
 	echo
 	nb_table_head ours stock
-	for b in $BENCH_NESTED_SIZES; do
-		for d in $BENCH_NESTED_DIRS; do
-			nb_table_row "stream $(dir_name "$d"), $b (Gbit/s)" \
-				"${R[ours,${d}_$b]:-}" "${R[stock,${d}_$b]:-}" thr 1.0
-		done
-	done
-	nb_table_row "ping-pong RTT mean (us)" "${R[ours,pp_mean]:-}" "${R[stock,pp_mean]:-}" lat 1.0
-	nb_table_row "ping-pong RTT p50 (us)" "${R[ours,pp_p50]:-}" "${R[stock,pp_p50]:-}" lat 1.0
-	nb_table_row "ping-pong RTT p99 (us)" "${R[ours,pp_p99]:-}" "${R[stock,pp_p99]:-}" lat info
+	nb_table_stream_pp R ours stock "$BENCH_NESTED_SIZES" "$BENCH_NESTED_DIRS"
 	nb_table_row "inner CPU probe (ms)" "${R[ours,probe]:-}" "${R[stock,probe]:-}" lat info
 	echo
 	echo "The inner CPU probe is a fixed busybox awk loop timed in the inner guest:"

@@ -24,8 +24,10 @@
 #   - connect + accept + close cycles per second (tools/bench/vsock_connrate),
 #     BENCH_CONN_SECS per round;
 # and once, the guest's single-core memcpy bandwidth (tools/bench/memcpy_bw).
-# Then, unless BENCH_NESTED=0, scripts/bench-nested.sh: our host driver
-# against stock vhost_vsock in the nested topology (several minutes more);
+# Then, unless BENCH_HOST=0, scripts/bench-host.sh: our host driver against
+# stock vhost_vsock, both serving a user-space fake guest (4-8 minutes
+# more); unless BENCH_NESTED=0, scripts/bench-nested.sh: the same two host
+# drivers serving a real guest in the nested topology (several minutes more);
 # then, unless BENCH_ISOLATION=0, scripts/bench-isolation.sh: ping-pong
 # latency on one device of a guest, idle and while another device carries
 # a bulk stream (nested topology too, 8-25 minutes more).
@@ -35,6 +37,7 @@
 #   BENCH_LAT_SECS [2]  BENCH_CONN_SECS [2]  BENCH_STACKS ["ours stock"]
 #   BENCH_SMP [2]  BENCH_VM_TIMEOUT [900]  KVER (see scripts/kver.sh)
 #   MVSOCK_KO_DIR [kernel, built first]  prebuilt modules to use instead
+#   BENCH_HOST [1] and BENCH_HOST_*: see scripts/bench-host.sh
 #   BENCH_NESTED [1] and BENCH_NESTED_*: see scripts/bench-nested.sh
 #   BENCH_ISOLATION [1] and BENCH_ISOLATION_*: see scripts/bench-isolation.sh
 #   BENCH_HOOKS [1] and BENCH_HOOKS_*: see scripts/bench-hooks.sh
@@ -310,7 +313,7 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver perf rc log start others sampler nrc=0 irc=0
+	local kver perf rc log start others sampler hrc2=0 nrc=0 irc=0
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	kver=$("$ROOT/scripts/kver.sh") || exit 1
@@ -390,6 +393,16 @@ host_main() {
 		echo "bench: hook cost benchmark skipped (BENCH_HOOKS=0)"
 	fi
 
+	# Our host driver against stock with the fake guest: its own VM, its
+	# own output file (build/bench/last-host.txt).
+	if [ "${BENCH_HOST:-1}" != 0 ]; then
+		echo
+		echo "bench: next, host driver ours vs stock with a user-space fake guest" \
+			"(scripts/bench-host.sh): takes 4-8 minutes; BENCH_HOST=0 skips it"
+		VM_ENV='' "$ROOT/scripts/bench-host.sh" || hrc2=$?
+	else
+		echo "bench: host driver benchmark with the fake guest skipped (BENCH_HOST=0)"
+	fi
 	# The host<->guest part (nested topology): its own VM, its own output
 	# file (build/bench/last-nested.txt).
 	if [ "${BENCH_NESTED:-1}" != 0 ]; then
@@ -411,6 +424,7 @@ host_main() {
 		echo "bench: isolation benchmark skipped (BENCH_ISOLATION=0)"
 	fi
 	[ "$rc" = 0 ] || exit "$rc"
+	[ "$hrc2" = 0 ] || exit "$hrc2"
 	[ "$nrc" = 0 ] || exit "$nrc"
 	exit "$irc"
 }

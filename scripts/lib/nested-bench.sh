@@ -70,6 +70,12 @@
 #                               NB_V[LABEL,KEY] (keys matching the extended
 #                               regex EXCLUDE left out), one line printed each
 #   nb_table_head A B           Markdown header: metric | A | B | ratio | ...
+#   nb_table_stream_pp ARRAY A B SIZES DIRS
+#                               the rows of the stream rates (ARRAY[A,DIR_SIZE]
+#                               for each size and direction, target 1.0) and
+#                               of the ping-pong (pp_mean and pp_p50: target
+#                               1.0; pp_p99: info) of columns A and B
+#   nb_dir_name g2h|h2g         "guest->host" or "host->guest"
 #   nb_table_row LABEL VA VB KIND TARGET
 #                               KIND thr: ratio VA/VB; lat: VB/VA (so > 1
 #                               always favours column A); TARGET a ratio
@@ -489,6 +495,28 @@ nb_medians() { # array [exclude-regex]
 nb_table_head() { # column-a column-b
 	printf '| %-32s | %9s | %9s | %7s | %7s | %-6s |\n' metric "$1" "$2" ratio target result
 	echo '|----------------------------------|----------:|----------:|--------:|--------:|--------|'
+}
+
+nb_dir_name() { # g2h|h2g
+	case "$1" in
+	g2h) echo "guest->host" ;;
+	h2g) echo "host->guest" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+nb_table_stream_pp() { # array a b sizes dirs
+	local -n nb_t=$1
+	local a=$2 z=$3 b d
+	for b in $4; do
+		for d in $5; do
+			nb_table_row "stream $(nb_dir_name "$d"), $b (Gbit/s)" \
+				"${nb_t[$a,${d}_$b]:-}" "${nb_t[$z,${d}_$b]:-}" thr 1.0
+		done
+	done
+	nb_table_row "ping-pong RTT mean (us)" "${nb_t[$a,pp_mean]:-}" "${nb_t[$z,pp_mean]:-}" lat 1.0
+	nb_table_row "ping-pong RTT p50 (us)" "${nb_t[$a,pp_p50]:-}" "${nb_t[$z,pp_p50]:-}" lat 1.0
+	nb_table_row "ping-pong RTT p99 (us)" "${nb_t[$a,pp_p99]:-}" "${nb_t[$z,pp_p99]:-}" lat info
 }
 
 nb_table_row() { # label value-a value-b kind target

@@ -202,6 +202,7 @@ struct fg_conn {
 	uint8_t *rxbuf;		/* received, not consumed */
 	size_t rxlen, rxcap;
 	bool sink;		/* consume at once, check the pattern */
+	bool sink_nocheck;	/* ... or only count it (benchmarks) */
 	uint64_t sink_seed;
 	uint64_t sink_bad;	/* pattern mismatches */
 	uint64_t sink_first_bad; /* stream offset of the first mismatch */
@@ -473,6 +474,8 @@ bool fg_conn_wait_state(struct fg_conn *c, enum fg_conn_state st,
 uint32_t fg_conn_credit(struct fg_conn *c);
 /* make the connection a pattern sink from now on (offset = rx_cnt) */
 void fg_conn_sink(struct fg_conn *c, uint64_t seed);
+/* consume and count what arrives from now on, unchecked (benchmarks) */
+void fg_conn_discard(struct fg_conn *c);
 
 /* --- strays ------------------------------------------------------------- */
 
