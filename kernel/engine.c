@@ -168,6 +168,37 @@ static struct sk_buff *mvsock_alloc_hdr_skb(u32 payload, gfp_t gfp)
 	return skb;
 }
 
+/*
+ * An skb for a packet of @payload bytes: the header's room and the
+ * payload's, both counted in skb->len and left for the caller to fill
+ * (skb_copy_datagram_from_iter() at MVSOCK_HDR_LEN suits either layout).
+ * Payloads up to MVSOCK_LINEAR_MAX sit in the linear part, bigger ones in
+ * page frags: a 64 KiB packet then takes 64 KiB of pages, not a 128 KiB
+ * linear allocation (kmalloc rounds up to a power of two, and every byte
+ * of it is zeroed where init_on_alloc is on, as on Debian).
+ */
+struct sk_buff *mvsock_alloc_data_skb(u32 payload, gfp_t gfp)
+{
+	struct sk_buff *skb;
+	int err;
+
+	if (payload <= MVSOCK_LINEAR_MAX) {
+		skb = mvsock_alloc_hdr_skb(payload, gfp);
+		if (skb)
+			skb_put(skb, payload);
+		return skb;
+	}
+	skb = alloc_skb_with_frags(MVSOCK_HDR_LEN, payload,
+				   PAGE_ALLOC_COSTLY_ORDER, &err, gfp);
+	if (!skb)
+		return NULL;
+	skb_put(skb, MVSOCK_HDR_LEN);
+	skb->data_len = payload;
+	skb->len += payload;
+	return skb;
+}
+EXPORT_SYMBOL_GPL(mvsock_alloc_data_skb);
+
 /* An explicit credit packet of @vsk's, sent (@rx false) or received. */
 static void mvsock_trace_credit(struct mvsock_sock *vsk, u16 op, bool rx,
 				u32 buf_alloc, u32 fwd_cnt)
@@ -484,31 +515,11 @@ static struct sk_buff *mvsock_build_data(struct mvsock_sock *vsk,
 		skb_zcopy_set(skb, uarg, NULL);
 		return skb;
 	}
-	/*
-	 * Small payloads go in the linear part; big ones in page frags, so a
-	 * 64 KiB packet costs 16 pages rather than a 128 KiB allocation.
-	 */
-	if (*chunk <= MVSOCK_LINEAR_MAX) {
-		skb = mvsock_alloc_hdr_skb(*chunk, GFP_KERNEL);
-		if (!skb) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		if (copy_from_iter(skb_put(skb, *chunk), *chunk,
-				   &msg->msg_iter) != *chunk) {
-			kfree_skb(skb);
-			*err = -EFAULT;
-			return NULL;
-		}
-		return skb;
-	}
-	skb = alloc_skb_with_frags(MVSOCK_HDR_LEN, *chunk,
-				   PAGE_ALLOC_COSTLY_ORDER, err, GFP_KERNEL);
-	if (!skb)
+	skb = mvsock_alloc_data_skb(*chunk, GFP_KERNEL);
+	if (!skb) {
+		*err = -ENOMEM;
 		return NULL;
-	skb_put(skb, MVSOCK_HDR_LEN);
-	skb->data_len = *chunk;
-	skb->len += *chunk;
+	}
 	if (skb_copy_datagram_from_iter(skb, MVSOCK_HDR_LEN, &msg->msg_iter,
 					*chunk)) {
 		kfree_skb(skb);

@@ -45,8 +45,12 @@
  * per-byte overhead of a peer that sends many tiny packets.
  */
 #define MVSOCK_MERGE_LEN	256
-/* Payloads up to this size are sent in the skb's linear part. */
-#define MVSOCK_LINEAR_MAX	(2048 - MVSOCK_HDR_LEN)
+/*
+ * Payloads up to this size go in an skb's linear part (one kmalloc-8k
+ * object at most, like the stock stack's small packets), bigger ones in
+ * page frags: see mvsock_alloc_data_skb().
+ */
+#define MVSOCK_LINEAR_MAX	(SKB_WITH_OVERHEAD(8192) - MVSOCK_HDR_LEN)
 
 #define MVSOCK_PRIO_NONE	U32_MAX
 
@@ -314,6 +318,7 @@ bool mvsock_reply_done(atomic_t *replies, int max, struct sk_buff *skb);
 /* engine.c: the virtio-vsock protocol engine */
 void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb);
 bool mvsock_rx_pkt_try(struct mvsock_dev *dev, struct sk_buff *skb);
+struct sk_buff *mvsock_alloc_data_skb(u32 payload, gfp_t gfp);
 int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb);
 int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags);
 int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *skb);

@@ -202,7 +202,10 @@ static void mvh_rx_kick(struct vhost_work *work)
 
 /* ---- guest -> host ---------------------------------------------------- */
 
-/* Copy one guest tx chain into an skb holding header + payload. */
+/*
+ * Copy one guest tx chain into an skb holding header + payload (a big
+ * payload in page frags: mvsock_alloc_data_skb()).
+ */
 static struct sk_buff *mvh_pkt_from_guest(struct vhost_virtqueue *vq,
 					  unsigned int out, unsigned int in)
 {
@@ -224,11 +227,11 @@ static struct sk_buff *mvh_pkt_from_guest(struct vhost_virtqueue *vq,
 	/* the header may not claim more than the chain carries */
 	if (plen > len - sizeof(hdr))
 		return NULL;
-	skb = alloc_skb(sizeof(hdr) + plen, GFP_KERNEL);
+	skb = mvsock_alloc_data_skb(plen, GFP_KERNEL);
 	if (!skb)
 		return NULL;
-	skb_put_data(skb, &hdr, sizeof(hdr));
-	if (plen && copy_from_iter(skb_put(skb, plen), plen, &it) != plen) {
+	memcpy(skb->data, &hdr, sizeof(hdr));
+	if (plen && skb_copy_datagram_from_iter(skb, sizeof(hdr), &it, plen)) {
 		kfree_skb(skb);
 		return NULL;
 	}

@@ -704,6 +704,13 @@ static struct fg_listener *find_listener(struct fg *fg, uint32_t port)
 	return NULL;
 }
 
+/* the header as text, formatted only for a message (it costs) */
+static const char *hstr(const struct fg_hdr *h, char s[160])
+{
+	fg_hdr_str(h, s, 160);
+	return s;
+}
+
 static void handle_rx(struct fg *fg, const uint8_t *buf, uint32_t used_len)
 {
 	const uint8_t *payload = buf + FG_HDR_LEN;
@@ -720,21 +727,20 @@ static void handle_rx(struct fg *fg, const uint8_t *buf, uint32_t used_len)
 	}
 	fg_hdr_decode(buf, &h);
 	fg->rx_by_op[h.op < FG_OP_NR ? h.op : FG_OP_NR]++;
-	fg_hdr_str(&h, s, sizeof(s));
 	if ((uint64_t)h.len + FG_HDR_LEN != used_len)
-		fg_error(fg, "rx: used length %u != 44 + hdr.len: %s", used_len, s);
+		fg_error(fg, "rx: used length %u != 44 + hdr.len: %s", used_len, hstr(&h, s));
 	if (h.len > FG_MAX_PAYLOAD)
-		fg_error(fg, "rx: payload over 64 KiB: %s", s);
+		fg_error(fg, "rx: payload over 64 KiB: %s", hstr(&h, s));
 	if (h.src_cid != FG_HOST_CID || h.dst_cid != fg->cid)
 		fg_error(fg, "rx: wrong addresses (guest CID %llu): %s",
-			 (unsigned long long)fg->cid, s);
+			 (unsigned long long)fg->cid, hstr(&h, s));
 	if (h.op == FG_OP_INVALID || h.op >= FG_OP_NR)
-		fg_error(fg, "rx: bad op: %s", s);
+		fg_error(fg, "rx: bad op: %s", hstr(&h, s));
 	if (h.op != FG_OP_RST && h.type != FG_TYPE_STREAM &&
 	    h.type != FG_TYPE_SEQPACKET)
-		fg_error(fg, "rx: bad type: %s", s);
+		fg_error(fg, "rx: bad type: %s", hstr(&h, s));
 	if (h.len && h.op != FG_OP_RW)
-		fg_error(fg, "rx: payload on a non-RW packet: %s", s);
+		fg_error(fg, "rx: payload on a non-RW packet: %s", hstr(&h, s));
 	if ((uint64_t)h.len + FG_HDR_LEN > used_len)
 		h.len = used_len - FG_HDR_LEN;	/* never read past */
 
