@@ -360,12 +360,16 @@ void mvsock_update_credit_after_read(struct mvsock_sock *vsk)
 	free_space = window > vsk->rx_bytes ? window - vsk->rx_bytes : 0;
 	peer_view = (s64)free_space - unsent;
 	/*
-	 * Report every quarter window (at least one packet, at most half
-	 * the window) that the peer does not know is free, so a fast sender
-	 * never runs dry while we read; a reader waiting for SO_RCVLOWAT
-	 * bytes must get them too.
+	 * Report when more than a quarter window (at least one packet, at
+	 * most half the window) was freed since the last report, so a fast
+	 * sender never runs dry while we read. Bytes still queued do not count: behind a
+	 * slow reader, a report per small read would dribble the peer credit
+	 * a few KiB at a time. A reader waiting for SO_RCVLOWAT bytes must
+	 * get them too. (A peer left with no credit has its whole window
+	 * queued or unreported, so by the time the queue is read, a step
+	 * has been freed.)
 	 */
-	if (peer_view < (s64)window - mvsock_credit_step(window) ||
+	if (unsent > mvsock_credit_step(window) ||
 	    peer_view < (s64)READ_ONCE(sk->sk_rcvlowat) - vsk->rx_bytes)
 		mvsock_send_ctl(vsk, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
 }
