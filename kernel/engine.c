@@ -362,12 +362,12 @@ void mvsock_update_credit_after_read(struct mvsock_sock *vsk)
 	/*
 	 * Report when more than a quarter window (at least one packet, at
 	 * most half the window) was freed since the last report, so a fast
-	 * sender never runs dry while we read. Bytes still queued do not count: behind a
-	 * slow reader, a report per small read would dribble the peer credit
-	 * a few KiB at a time. A reader waiting for SO_RCVLOWAT bytes must
-	 * get them too. (A peer left with no credit has its whole window
-	 * queued or unreported, so by the time the queue is read, a step
-	 * has been freed.)
+	 * sender never runs dry while we read. Bytes still queued do not
+	 * count: behind a slow reader, a report per small read would dribble
+	 * the peer credit a few KiB at a time. A reader waiting for
+	 * SO_RCVLOWAT bytes must get them too. (A peer left with no credit
+	 * has its whole window queued or unreported, so by the time the
+	 * queue is read, more than a step has been freed.)
 	 */
 	if (unsent > mvsock_credit_step(window) ||
 	    peer_view < (s64)READ_ONCE(sk->sk_rcvlowat) - vsk->rx_bytes)
