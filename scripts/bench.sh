@@ -312,8 +312,22 @@ guest_main() {
 # Host side
 ###########################################################################
 
+# One more part of make bench, in its own VM, unless VARIABLE is 0: says
+# what comes next and how long it takes (or that it was skipped); returns
+# the part's exit status.
+bench_part() { # variable script what duration skipped-what
+	if [ "${!1:-1}" = 0 ]; then
+		echo "bench: $5 skipped ($1=0)"
+		return 0
+	fi
+	echo
+	echo "bench: next, $3 (scripts/$2): takes $4; $1=0 skips it"
+	VM_ENV='' "$ROOT/scripts/$2"
+}
+
 host_main() {
-	local kver perf rc log start others sampler hrc2=0 nrc=0 irc=0
+	local kver perf rc log start others sampler
+	local hooks_rc=0 host_rc=0 nested_rc=0 iso_rc=0
 	start=$(date +%s)
 	cd "$ROOT" || exit 1
 	kver=$("$ROOT/scripts/kver.sh") || exit 1
@@ -382,51 +396,24 @@ host_main() {
 
 	# The cost of the tracepoints and BPF hooks (loopback, one more VM):
 	# build/bench/last-hooks.txt. A failure counts as the loopback part's.
-	if [ "${BENCH_HOOKS:-1}" != 0 ]; then
-		echo
-		echo "bench: next, the cost of the tracepoints and BPF hooks" \
-			"(scripts/bench-hooks.sh): takes 5-15 minutes, depending on the load; BENCH_HOOKS=0 skips it"
-		local hrc=0
-		VM_ENV='' "$ROOT/scripts/bench-hooks.sh" || hrc=$?
-		[ "$rc" != 0 ] || rc=$hrc
-	else
-		echo "bench: hook cost benchmark skipped (BENCH_HOOKS=0)"
-	fi
-
-	# Our host driver against stock with the fake guest: its own VM, its
-	# own output file (build/bench/last-host.txt).
-	if [ "${BENCH_HOST:-1}" != 0 ]; then
-		echo
-		echo "bench: next, host driver ours vs stock with a user-space fake guest" \
-			"(scripts/bench-host.sh): takes 4-8 minutes; BENCH_HOST=0 skips it"
-		VM_ENV='' "$ROOT/scripts/bench-host.sh" || hrc2=$?
-	else
-		echo "bench: host driver benchmark with the fake guest skipped (BENCH_HOST=0)"
-	fi
-	# The host<->guest part (nested topology): its own VM, its own output
-	# file (build/bench/last-nested.txt).
-	if [ "${BENCH_NESTED:-1}" != 0 ]; then
-		echo
-		echo "bench: next, host driver ours vs stock in the nested topology" \
-			"(scripts/bench-nested.sh): takes several minutes (10-25, depending on the load); BENCH_NESTED=0 skips it"
-		VM_ENV='' "$ROOT/scripts/bench-nested.sh" || nrc=$?
-	else
-		echo "bench: nested host<->guest benchmark skipped (BENCH_NESTED=0)"
-	fi
+	bench_part BENCH_HOOKS bench-hooks.sh "the cost of the tracepoints and BPF hooks" \
+		"5-15 minutes, depending on the load" "hook cost benchmark" || hooks_rc=$?
+	[ "$rc" != 0 ] || rc=$hooks_rc
+	# Our host driver against stock with the fake guest:
+	# build/bench/last-host.txt.
+	bench_part BENCH_HOST bench-host.sh "host driver ours vs stock with a user-space fake guest" \
+		"4-8 minutes" "host driver benchmark with the fake guest" || host_rc=$?
+	# The host<->guest part (nested topology): build/bench/last-nested.txt.
+	bench_part BENCH_NESTED bench-nested.sh "host driver ours vs stock in the nested topology" \
+		"several minutes (10-25, depending on the load)" "nested host<->guest benchmark" || nested_rc=$?
 	# Isolation between two devices of one guest (nested topology):
 	# build/bench/last-isolation.txt.
-	if [ "${BENCH_ISOLATION:-1}" != 0 ]; then
-		echo
-		echo "bench: next, isolation between two vsock devices of one guest" \
-			"(scripts/bench-isolation.sh): takes several minutes (8-25, depending on the load); BENCH_ISOLATION=0 skips it"
-		VM_ENV='' "$ROOT/scripts/bench-isolation.sh" || irc=$?
-	else
-		echo "bench: isolation benchmark skipped (BENCH_ISOLATION=0)"
-	fi
+	bench_part BENCH_ISOLATION bench-isolation.sh "isolation between two vsock devices of one guest" \
+		"several minutes (8-25, depending on the load)" "isolation benchmark" || iso_rc=$?
 	[ "$rc" = 0 ] || exit "$rc"
-	[ "$hrc2" = 0 ] || exit "$hrc2"
-	[ "$nrc" = 0 ] || exit "$nrc"
-	exit "$irc"
+	[ "$host_rc" = 0 ] || exit "$host_rc"
+	[ "$nested_rc" = 0 ] || exit "$nested_rc"
+	exit "$iso_rc"
 }
 
 if [ "${1:-}" = --in-vm ]; then
