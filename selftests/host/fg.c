@@ -728,7 +728,8 @@ static void handle_rx(struct fg *fg, const uint8_t *buf, uint32_t used_len)
 	fg_hdr_decode(buf, &h);
 	fg->rx_by_op[h.op < FG_OP_NR ? h.op : FG_OP_NR]++;
 	if ((uint64_t)h.len + FG_HDR_LEN != used_len)
-		fg_error(fg, "rx: used length %u != 44 + hdr.len: %s", used_len, hstr(&h, s));
+		fg_error(fg, "rx: used length %u != 44 + hdr.len: %s",
+			 used_len, hstr(&h, s));
 	if (h.len > FG_MAX_PAYLOAD)
 		fg_error(fg, "rx: payload over 64 KiB: %s", hstr(&h, s));
 	if (h.src_cid != FG_HOST_CID || h.dst_cid != fg->cid)

@@ -175,6 +175,16 @@ out:
 	return NULL;
 }
 
+/* a host socket connected to the fake guest's port; -1 (recorded) if not */
+static int host_connect(struct fgb *b)
+{
+	int fd = hs_connect(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
+
+	if (fd < 0)
+		fgb_fail(b, "connect", -fd);
+	return fd < 0 ? -1 : fd;
+}
+
 /* h2g: connect to the fake guest, write for b->secs, close */
 static void *host_writer(void *arg)
 {
@@ -187,11 +197,9 @@ static void *host_writer(void *arg)
 		fgb_fail(b, "malloc", ENOMEM);
 		goto out;
 	}
-	fd = hs_connect(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
-	if (fd < 0) {
-		fgb_fail(b, "connect", -fd);
+	fd = host_connect(b);
+	if (fd < 0)
 		goto out;
-	}
 	b->t_first = now_s();
 	end = b->t_first + b->secs;
 	while (now_s() < end) {
@@ -220,11 +228,9 @@ static void *host_pinger(void *arg)
 	size_t i;
 	int fd;
 
-	fd = hs_connect(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
-	if (fd < 0) {
-		fgb_fail(b, "connect", -fd);
+	fd = host_connect(b);
+	if (fd < 0)
 		goto out;
-	}
 	for (i = 0; b->pp_n < FGB_PP_MAX; i++) {
 		double t0;
 		char c = 'x';
@@ -315,23 +321,36 @@ out:
 	return b->err ? -1 : 0;
 }
 
+/*
+ * Listen in the fake guest, start the host thread @fn (which connects),
+ * and accept its connection; NULL (recorded) if that fails.
+ */
+static struct fg_conn *guest_accept(struct fgb *b, void *(*fn)(void *))
+{
+	struct fg_conn *c;
+
+	fg_listen(b->fg, b->port, FG_TYPE_STREAM, FGL_ACCEPT, FGB_BUF_ALLOC);
+	if (hs_thread_start(&b->th, fn, b)) {
+		fgb_fail(b, "thread", EAGAIN);
+		return NULL;
+	}
+	c = fg_accept(b->fg, b->port, 8000);
+	if (!c) {
+		fgb_fail(b, "guest accept", ETIMEDOUT);
+		fgb_join(b, 15000);
+	}
+	return c;
+}
+
 static int run_h2g(struct fgb *b)
 {
 	struct fg_conn *c;
 	double t_last = 0;
 	uint64_t got = 0;
 
-	fg_listen(b->fg, b->port, FG_TYPE_STREAM, FGL_ACCEPT, FGB_BUF_ALLOC);
-	if (hs_thread_start(&b->th, host_writer, b)) {
-		fgb_fail(b, "thread", EAGAIN);
+	c = guest_accept(b, host_writer);
+	if (!c)
 		return -1;
-	}
-	c = fg_accept(b->fg, b->port, 8000);
-	if (!c) {
-		fgb_fail(b, "guest accept", ETIMEDOUT);
-		fgb_join(b, 15000);
-		return -1;
-	}
 	fg_conn_discard(c);
 	/* until the host is done and every byte it wrote has arrived */
 	for (double give_up = now_s() + b->secs + 60; now_s() < give_up;) {
@@ -368,17 +387,9 @@ static int run_pingpong(struct fgb *b)
 		fgb_fail(b, "malloc", ENOMEM);
 		return -1;
 	}
-	fg_listen(b->fg, b->port, FG_TYPE_STREAM, FGL_ACCEPT, FGB_BUF_ALLOC);
-	if (hs_thread_start(&b->th, host_pinger, b)) {
-		fgb_fail(b, "thread", EAGAIN);
+	c = guest_accept(b, host_pinger);
+	if (!c)
 		return -1;
-	}
-	c = fg_accept(b->fg, b->port, 8000);
-	if (!c) {
-		fgb_fail(b, "guest accept", ETIMEDOUT);
-		fgb_join(b, 15000);
-		return -1;
-	}
 	for (double give_up = now_s() + b->secs + 60;
 	     !atomic_load(&b->done) && now_s() < give_up;) {
 		size_t n = fg_conn_read(c, buf, sizeof(buf));
