@@ -27,7 +27,7 @@ HAVE_BPF := $(wildcard bpf/Makefile)
 
 .PHONY: all modules modules-nohooks kmod user bpf deps ensure-deps check demo bench perf-demo clean help
 
-all: modules kmod user bpf
+all: modules kmod user bpf tools
 	$(MAKE) -C tools/bench
 
 help:
@@ -92,6 +92,11 @@ ifneq ($(HAVE_BPF),)
 	$(MAKE) -C selftests/bpf KVER=$(KVER)
 endif
 
+# vsocktop (tools/vsocktop/Makefile: the BPF toolchain of bpf/, static)
+tools: bpf
+	$(MAKE) -C tools/vsocktop KVER=$(KVER)
+.PHONY: tools
+
 check: all
 	KVER=$(KVER) selftests/run-check.sh
 
@@ -114,4 +119,5 @@ endif
 ifneq ($(HAVE_USER),)
 	-$(MAKE) -C selftests clean
 endif
+	-$(MAKE) -C tools/vsocktop clean
 	rm -rf build

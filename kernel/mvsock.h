@@ -166,6 +166,14 @@ struct mvsock_sock {
 	bool stalled;
 	u64 stall_start;	/* ktime_get_ns() when the stall began */
 
+	/*
+	 * The task that created the socket or accepted it (a child not yet
+	 * accepted: its listener's), for sock_diag. Written under lock_sock()
+	 * or before the socket is visible; sock_diag reads them without it.
+	 */
+	pid_t owner_pid;
+	char owner_comm[TASK_COMM_LEN];
+
 	bool rst_sent;
 	bool close_pending;
 	/* receive path under the socket spinlock: wakeups wait for unlock */
@@ -345,6 +353,7 @@ struct sock *mvsock_create_child(struct sock *listener);
 bool mvsock_type_ok(int type);
 u16 mvsock_wire_type(const struct sock *sk);
 extern atomic_t mvsock_sock_count;
+void mvsock_set_owner(struct mvsock_sock *vsk);
 
 /*
  * bpf.c: the struct_ops hooks (docs/bpf.md). Programs implement any of

@@ -81,6 +81,9 @@ static struct sock *mvsock_sk_alloc(struct net *net, struct socket *sock,
 	sk->sk_state = TCP_CLOSE;
 	mvsock_sk_init_proto(mvsock_sk(sk), parent);
 	if (parent) {
+		mvsock_sk(sk)->owner_pid = parent->owner_pid;
+		memcpy(mvsock_sk(sk)->owner_comm, parent->owner_comm,
+		       sizeof(parent->owner_comm));
 		sk->sk_rcvlowat = parent->sk.sk_rcvlowat;
 		sk->sk_rcvtimeo = parent->sk.sk_rcvtimeo;
 		sk->sk_sndtimeo = parent->sk.sk_sndtimeo;
@@ -89,6 +92,16 @@ static struct sock *mvsock_sk_alloc(struct net *net, struct socket *sock,
 	atomic_inc(&mvsock_sock_count);
 	mvsock_track(mvsock_sk(sk));
 	return sk;
+}
+
+/* the current task owns @vsk (sock_diag's owner_pid, owner_comm) */
+void mvsock_set_owner(struct mvsock_sock *vsk)
+{
+	char comm[TASK_COMM_LEN];
+
+	get_task_comm(comm, current);
+	WRITE_ONCE(vsk->owner_pid, task_tgid_nr(current));
+	memcpy(vsk->owner_comm, comm, sizeof(comm));
 }
 
 struct sock *mvsock_create_child(struct sock *listener)
@@ -120,6 +133,7 @@ static int mvsock_create(struct net *net, struct socket *sock, int protocol,
 	sk = mvsock_sk_alloc(net, sock, sock->type, kern, NULL);
 	if (!sk)
 		return -ENOMEM;
+	mvsock_set_owner(mvsock_sk(sk));
 	set_bit(SOCK_CUSTOM_SOCKOPT, &sock->flags);
 	set_bit(SOCK_SUPPORT_ZC, &sock->flags);
 	return 0;
@@ -432,6 +446,7 @@ static int mvsock_accept(struct socket *sock, struct socket *newsock,
 	if (child) {
 		lock_sock_nested(child, SINGLE_DEPTH_NESTING);
 		sock_graft(child, newsock);
+		mvsock_set_owner(mvsock_sk(child));
 		newsock->state = SS_CONNECTED;
 		set_bit(SOCK_CUSTOM_SOCKOPT, &newsock->flags);
 		set_bit(SOCK_SUPPORT_ZC, &newsock->flags);

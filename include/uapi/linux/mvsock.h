@@ -46,6 +46,47 @@ struct mvsock_cid_list {
 #define IOCTL_MVSOCK_LIST_CIDS	_IOWR(7, 0xc0, struct mvsock_cid_list)
 
 /*
+ * sock_diag additions. Set MVSOCK_DIAG_SHOW_INFO in the request's
+ * vdiag_show (struct vsock_diag_req, <linux/vm_sockets_diag.h>) and every
+ * struct vsock_diag_msg of the dump is followed by a netlink attribute
+ * MVSOCK_DIAG_INFO carrying a struct mvsock_diag_info: the socket's queue,
+ * credit and owner state, as INET_DIAG_INFO carries struct tcp_info. The
+ * stock vsock_diag ignores vdiag_show: no attribute, so a reader knows it
+ * talks to the stock stack. Fields are only ever appended; a reader takes
+ * what the attribute's length covers.
+ *
+ * The values are sampled without the socket lock: each is a value the
+ * socket had, but two fields may come from moments a packet apart.
+ */
+#define MVSOCK_DIAG_SHOW_INFO	(1U << 0)
+
+enum {
+	MVSOCK_DIAG_NONE,
+	MVSOCK_DIAG_INFO,	/* struct mvsock_diag_info */
+	__MVSOCK_DIAG_MAX,
+};
+
+#define MVSOCK_DIAG_F_STALLED		(1U << 0) /* a sender waits for credit */
+#define MVSOCK_DIAG_F_CREDIT_REQUESTED	(1U << 1) /* CREDIT_REQUEST unanswered */
+
+struct mvsock_diag_info {
+	__s32 dev_id;		/* the socket's device (registry id), -1: none */
+	__u32 src_cid;		/* source CID of the socket's packets */
+	__u32 rx_queued;	/* bytes queued for the application to read */
+	__u32 tx_queued;	/* bytes sent, not yet consumed by the device */
+	__u32 buf_alloc;	/* our receive buffer, as advertised */
+	__u32 fwd_cnt;		/* bytes the application consumed (mod 2^32) */
+	__u32 peer_buf_alloc;	/* the peer's receive buffer */
+	__u32 peer_fwd_cnt;	/* bytes the peer consumed, as it last said */
+	__u32 tx_cnt;		/* bytes we sent (mod 2^32) */
+	__u32 peer_credit;	/* bytes we may send now (the engine's bound) */
+	__u32 flags;		/* MVSOCK_DIAG_F_* */
+	__s32 owner_pid;	/* tgid that created or accepted it, 0: none */
+	__u64 stall_ns;		/* stalled: how long so far (CLOCK_MONOTONIC) */
+	char owner_comm[16];	/* that task's comm */
+};
+
+/*
  * Proposed virtio-vsock feature bit (not in the virtio spec): the device
  * config space carries a __le32 priority after guest_cid; among devices
  * offering it the lowest priority becomes the default device. Bits 0-2
