@@ -24,6 +24,9 @@
 #   t  as b, but classic tracepoint programs (tp_count -c: the kernel
 #      formats every event's perf record before the program runs);
 #      information only, t/a shows what that formatting adds
+#   v  kernel/ + build/tools/vsocktop -o json -i 1 running (its BPF
+#      programs on the mvsock:* events it uses, its maps read every
+#      second); the issue's vsocktop cost, v/a
 #   s  stock vsock + vsock_loopback, nothing attached (ping-pong only)
 #   u  as s, with the same counting program (raw tracepoint) on every
 #      vsock:* event of the stock kernel (ping-pong only)
@@ -36,13 +39,15 @@
 # in a calibration run of configuration a for ~BENCH_HOOKS_SECS; 1-byte
 # ping-pong (tools/bench/vsock_pingpong) p50 and p99; connections/s
 # (tools/bench/vsock_connrate: the policy hook runs once per connection).
-# Ratios: b/a, c/a (and t/a, information), and a/0 ("a is indistinguishable from a build
+# Ratios: b/a, c/a, v/a (and t/a, information), and a/0 ("a is indistinguishable from a build
 # without hooks"), > 1 meaning faster; target >= 0.97 (p99: information).
+# The per-event table compares what one event costs with vsocktop (a, v)
+# with one event of the counting program on stock's own tracepoints (s, u).
 #
 # Environment (defaults in brackets):
-#   BENCH_HOOKS_REPS [3]  BENCH_HOOKS_SIZES ["64K 1M"]  BENCH_HOOKS_SECS [2.5]
+#   BENCH_HOOKS_REPS [3]  BENCH_HOOKS_SIZES ["4K 64K 1M"]  BENCH_HOOKS_SECS [2.5]
 #   BENCH_HOOKS_LAT_SECS [2]  BENCH_HOOKS_CONN_SECS [2]
-#   BENCH_HOOKS_CONFIGS ["0 a b c t s u"]
+#   BENCH_HOOKS_CONFIGS ["0 a b c t v s u"]
 #   BENCH_HOOKS_EVENTS [all]  the events b and t attach to (tp_count's
 #                             arguments, e.g. "mvsock_pkt_tx mvsock_pkt_rx")  BENCH_HOOKS_TIMEOUT [1800] (VM)
 #   BENCH_SMP [2]  KVER (see scripts/kver.sh)
@@ -66,11 +71,11 @@ BPF_DIR=$ROOT/build/bpf
 BPFTOOL=$BPF_DIR/bpftool/bpftool
 
 : "${BENCH_HOOKS_REPS:=3}"
-: "${BENCH_HOOKS_SIZES:=64K 1M}"
+: "${BENCH_HOOKS_SIZES:=4K 64K 1M}"
 : "${BENCH_HOOKS_SECS:=2.5}"
 : "${BENCH_HOOKS_LAT_SECS:=2}"
 : "${BENCH_HOOKS_CONN_SECS:=2}"
-: "${BENCH_HOOKS_CONFIGS:=0 a b c t s u}"
+: "${BENCH_HOOKS_CONFIGS:=0 a b c t v s u}"
 : "${BENCH_HOOKS_EVENTS:=}"
 TARGET=0.97
 
@@ -87,6 +92,7 @@ cfg_name() {
 	b) echo "tracepoints+BPF" ;;
 	c) echo "host_policy" ;;
 	t) echo "classic tracepoints+BPF" ;;
+	v) echo "vsocktop running" ;;
 	s) echo "stock, nothing attached" ;;
 	u) echo "stock, tracepoints+BPF" ;;
 	esac
@@ -121,7 +127,8 @@ perf_gbps() { # size MiB
 LOADER_PID=
 LOADER_LOG=
 
-# Start a loader in the background; wait for its "attached" line.
+# Start a loader in the background; wait for its "attached" line (or,
+# with LOADER_READY set, a line matching that).
 start_loader() { # log program args...
 	local i log=$1
 	shift
@@ -129,7 +136,7 @@ start_loader() { # log program args...
 	"$@" >"$log" 2>&1 &
 	LOADER_PID=$!
 	for ((i = 0; i < 600; i++)); do
-		grep -q '^attached' "$log" && return 0
+		grep -q "${LOADER_READY:-^attached}" "$log" && return 0
 		kill -0 "$LOADER_PID" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -175,6 +182,11 @@ setup() { # cfg round
 		# shellcheck disable=SC2086 # one argument per event
 		start_loader "$TMPD/tp_count.$2" "$BPF_DIR/tp_count" -c $BENCH_HOOKS_EVENTS || return 1
 		;;
+	v)
+		# ready once it printed its first snapshot
+		LOADER_READY='^{' start_loader "$TMPD/vsocktop.$2" \
+			"$ROOT/build/tools/vsocktop" -o json -i 1 || return 1
+		;;
 	c)
 		# the ports this round of c will use (rule CID 1: loopback)
 		ports=$NEXT_PORT
@@ -214,6 +226,8 @@ teardown() { # cfg round
 		say "  the loader failed:"
 		sed 's/^/hooks:     /' "$LOADER_LOG"
 		rc=1
+	elif [ "$1" = v ]; then
+		say "  v round $2: vsocktop printed $(grep -c '^{' "$LOADER_LOG") snapshots"
 	elif [ "$1" = b ] || [ "$1" = t ]; then
 		line=$(grep '^total' "$LOADER_LOG")
 		say "  $1 round $2: tp_count: $(sed -n 's/^attached \([0-9]*\) events (\([a-z]*\)).*/\1 events attached (\2)/p' "$LOADER_LOG"); $line"
@@ -229,9 +243,11 @@ teardown() { # cfg round
 	return $rc
 }
 
-# "RUN_CNT RUN_TIME_NS" of the program NAME (bpftool; 0 0 without stats)
-prog_stats() { # name
-	"$BPFTOOL" prog show name "$1" | awk '{
+# "RUN_CNT RUN_TIME_NS" of the programs NAME... added up (bpftool; 0 0
+# without stats)
+prog_stats() { # name...
+	local p
+	for p in "$@"; do "$BPFTOOL" prog show name "$p"; done | awk '{
 		for (i = 1; i < NF; i++) {
 			if ($i == "run_cnt") c = $(i + 1)
 			if ($i == "run_time_ns") t = $(i + 1)
@@ -267,10 +283,14 @@ policy_proof() { # round
 event_cost() { # cfg round
 	local prog=count_raw n0 t0 n1 t1 line iters port=$((NEXT_PORT++))
 	[ "$1" = t ] && prog=count_event
+	# vsocktop's programs (tp_btf)
+	[ "$1" = v ] && prog="btf_pkt_tx btf_pkt_rx btf_pkt_done btf_deliver btf_credit_stall btf_queue"
 	sysctl -qw kernel.bpf_stats_enabled=1
-	read -r n0 t0 < <(prog_stats "$prog")
+	# shellcheck disable=SC2086 # one argument per program
+	read -r n0 t0 < <(prog_stats $prog)
 	line=$(timeout 60 "$BIN/vsock_pingpong" --port "$port" --time 1)
-	read -r n1 t1 < <(prog_stats "$prog")
+	# shellcheck disable=SC2086 # one argument per program
+	read -r n1 t1 < <(prog_stats $prog)
 	sysctl -qw kernel.bpf_stats_enabled=0
 	iters=$(kv "$line" iters)
 	[ "${iters:-0}" -gt 0 ] && [ $((n1 - n0)) -gt 0 ] &&
@@ -332,14 +352,15 @@ ratio() { # kind x y info
 }
 
 row() { # label key kind info
-	local c vals=() r1 r2 r3 r4
-	for c in 0 a b c t; do vals+=("${MED[$c,$2]:-n/a}"); done
+	local c vals=() r1 r2 r3 r4 r5
+	for c in 0 a b c t v; do vals+=("${MED[$c,$2]:-n/a}"); done
 	r1=$(ratio "$3" "${MED[a,$2]:-}" "${MED[0,$2]:-}" "$4")
 	r2=$(ratio "$3" "${MED[b,$2]:-}" "${MED[a,$2]:-}" "$4")
 	r3=$(ratio "$3" "${MED[c,$2]:-}" "${MED[a,$2]:-}" "$4")
 	r4=$(ratio "$3" "${MED[t,$2]:-}" "${MED[a,$2]:-}" 1)
-	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s |\n' \
-		"$1" "${vals[@]}" "$r1" "$r2" "$r3" "$r4"
+	r5=$(ratio "$3" "${MED[v,$2]:-}" "${MED[a,$2]:-}" "$4")
+	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s | %-12s |\n' \
+		"$1" "${vals[@]}" "$r1" "$r2" "$r3" "$r4" "$r5"
 }
 
 report() {
@@ -349,13 +370,14 @@ report() {
 	echo "   guest: $(uname -r), $(nproc) vCPUs (QEMU TCG)"
 	echo "   0: build without tracepoints and BPF hooks; a: normal build, nothing"
 	echo "   attached; b: a counting BPF program (raw tracepoint) on every mvsock"
-	echo "   event; c: host_policy attached; t: as b with classic tracepoint programs."
-	echo "   Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a, t/a vs a),"
+	echo "   event; c: host_policy attached; t: as b with classic tracepoint programs;"
+	echo "   v: vsocktop -o json -i 1 running."
+	echo "   Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a, t/a, v/a vs a),"
 	echo "   target >= $TARGET; (i): information only."
 	echo
-	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s |\n' \
-		metric 0 a b c t a/0 b/a c/a t/a
-	echo '|--------------------------|----------:|----------:|----------:|----------:|----------:|--------------|--------------|--------------|--------------|'
+	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s | %-12s |\n' \
+		metric 0 a b c t v a/0 b/a c/a t/a v/a
+	echo '|--------------------------|----------:|----------:|----------:|----------:|----------:|----------:|--------------|--------------|--------------|--------------|--------------|'
 	for b in $BENCH_HOOKS_SIZES; do
 		row "stream $b (Gbit/s)" "stream_$b" thr ""
 	done
@@ -367,7 +389,7 @@ report() {
 	echo "the spread cannot be told from noise with $BENCH_HOOKS_REPS rounds):"
 	for key in $(for b in $BENCH_HOOKS_SIZES; do echo "stream_$b"; done) pp_p50 pp_p99 connrate; do
 		printf '  %-14s' "$key"
-		for c in 0 a b c t s u; do
+		for c in 0 a b c t v s u; do
 			# shellcheck disable=SC2086 # one argument per round
 			[ -n "${V[$c,$key]:-}" ] && printf '  %s: %5s' "$c" "$(spread ${V[$c,$key]})"
 		done
@@ -397,7 +419,16 @@ per_event_report() {
 	printf '| %-18s | %9s | %9s | %6s | %9s |\n' stack "p50 (us)" "+BPF (us)" "ev/RT" "us/event"
 	echo '|--------------------|----------:|----------:|-------:|----------:|'
 	per_event_row "ours (a, b)" a b
+	per_event_row "vsocktop (a, v)" a v
 	per_event_row "stock (s, u)" s u
+	# vsocktop's target: an event costs it no more than the counting
+	# program costs one of stock's own events
+	awk -v a="${MED[a,pp_p50]:-}" -v v="${MED[v,pp_p50]:-}" -v ev="${MED[v,ev_rtt]:-}" \
+		-v s="${MED[s,pp_p50]:-}" -v u="${MED[u,pp_p50]:-}" -v eu="${MED[u,ev_rtt]:-}" 'BEGIN {
+		if (a == "" || v == "" || ev <= 0 || s == "" || u == "" || eu <= 0) exit
+		x = (v - a) / ev; y = (u - s) / eu
+		printf "\nvsocktop per event %.3f us, stock counting program per event %.3f us: %s\n",
+			x, y, x <= y ? "PASS" : "FAIL" }'
 }
 
 guest_main() {
@@ -434,7 +465,7 @@ guest_main() {
 			fi
 			measure "$c" "$round"
 			[ "$c" != c ] || policy_proof "$round"
-			case "$c" in b | t | u) event_cost "$c" "$round" ;; esac
+			case "$c" in b | t | u | v) event_cost "$c" "$round" ;; esac
 			if ! teardown "$c" "$round"; then
 				say "ERROR: configuration $c did not end cleanly; stopping"
 				break 2
@@ -471,6 +502,7 @@ host_main() {
 	{
 		if [ -z "${MVSOCK_KO_DIR:-}" ]; then make -C "$ROOT" modules || exit 1; fi
 		make -C "$ROOT" modules-nohooks && make -C "$ROOT/bpf" &&
+			make -C "$ROOT/tools/vsocktop" &&
 			make -C "$ROOT/tools/bench" OUT="$OUT"
 	} >"$OUT/hooks-build.log" 2>&1 || {
 		tail -n 30 "$OUT/hooks-build.log"

@@ -27,6 +27,8 @@ VSOCK_TEST=${VSOCK_TEST:-$BUILD/upstream/vsock_test}
 PINGPONG=${VSOCK_PINGPONG:-$BUILD/bench/vsock_pingpong}
 PERF=${VSOCK_PERF:-$BUILD/upstream/vsock_perf}
 KO_DIR=${MD_KO_DIR:-$ROOT/kernel}
+VSOCKTOP=${VSOCKTOP:-$BUILD/tools/vsocktop}
+VT_CHECK=$ROOT/selftests/vsocktop/check.py
 MD_HOST=${MD_HOST:-ours}
 NDEV=${NESTED_NDEV:-3}
 C0=${MD_CID0:-${NESTED_CID:-3}}
@@ -56,6 +58,8 @@ CASES=(
 	xfer_g2h "$NDEV devices x concurrent checksummed 16 MiB transfers guest->host"
 	xfer_h2g "$NDEV devices x concurrent checksummed 16 MiB transfers host->guest"
 	isolation "a bulk stream on device $C0 does not stall ping-pong on device $C1"
+	vsocktop_host "vsocktop on the host: $([ "$MD_HOST" = ours ] && echo "$NDEV host-role devices with CIDs $C0..$C2" || echo "stock mode, the vhost device"), the exact bytes the guest sent through each device"
+	vsocktop_guest "vsocktop in the guest at the same time: $NDEV guest devices, the default one flagged, the exact bytes sent through each; what the host sent each device arrived there"
 	trace_virtio "tracepoints of the virtio driver (device $C1): every packet sent has its mvsock_pkt_done, the tx_inflight and rx_posted queue depths are traced and tx_inflight ends at 0$([ "$MD_HOST" = ours ] && echo "; on the host, the vhost device's packets likewise")"
 )
 # (vsock_test lines follow the cases above, then these)
@@ -70,6 +74,7 @@ if [ "$MD_HOST" = ours ]; then
 		host_policy "host policy (bpf/host_policy on the host): a 3 CIDs x 4 ports allow/deny matrix, zero wrong verdicts, every denial logged once; detach restores access"
 		migrate "live migration: TRANSPORT_RESET on every device re-reads its CID (+100), resets its connections; ids, default and routing follow"
 		hot_unplug "hot-unplug of device $((C1 + 100)) (the pinned default) under traffic: only its sockets are reset, a checksummed stream on $((C0 + 100)) completes, the default moves to $((C0 + 100))"
+		vsocktop_unplug "vsocktop in the guest through that hot-unplug: the removed device's row went away, vsocktop kept running"
 		hot_plug "hot-plug of a new device (CID $((C0 + 10))): probed, routable both ways, does not take the default"
 	)
 fi
@@ -545,6 +550,64 @@ case_trace_virtio() {
 	return $ok
 }
 
+# check.py's FAIL lines are the reason
+vt_check() {
+	python3 "$VT_CHECK" "$@" >"$D/vtc" 2>&1
+	local rc=$?
+	grep -v '^PASS' "$D/vtc" >>"$D/why"
+	return $rc
+}
+
+# vsocktop on both sides while the guest sends known byte counts to the
+# host through each device (the sink's answer line goes back); the
+# guest's JSON is kept for case_vsocktop_guest.
+VT_SIZES=()
+case_vsocktop_host() {
+	local i vth spec=() total=0 ok=0
+	hbg vth "$VSOCKTOP" -o json -i 0.5
+	vth=${HPIDS[-1]}
+	gbg vtg "$VSOCKTOP" -o json -i 0.5
+	hwait vth '^\{' 60 || return 1
+	gwait vtg '^\{' 240 || return 1
+	hbg vtsink "$MD" sink -n "$NDEV" 5961
+	hwait vtsink '^listening' 60 || return 1
+	for ((i = 0; i < NDEV; i++)); do
+		VT_SIZES+=($((1000001 * (i + 1))))
+		gbg "vts$i" "$MD" send -b "${CIDS[i]}" 2 5961 "${VT_SIZES[i]}" $((3000 + i))
+	done
+	hwaitpid "${HPIDS[-1]}" 300 || ok=1
+	for ((i = 0; i < NDEV; i++)); do
+		gwait "vts$i" '^send ok' 120 || ok=1
+		spec+=("${CIDS[i]}:${VT_SIZES[i]}")
+		total=$((total + VT_SIZES[i]))
+	done
+	sleep 3		# intervals after the last packet, on both sides
+	gx killall -INT vsocktop >/dev/null 2>&1
+	kill -INT "$vth"
+	hwaitpid "$vth" 30 || ok=1
+	sleep 1
+	gout vtg >"$D/vtg.json"
+	if [ "$MD_HOST" = ours ]; then
+		vt_check devices "$D/vth.out" mvsock host "$(IFS=,; echo "${spec[*]}")" || ok=1
+	else
+		vt_check devices "$D/vth.out" stock host "any:$total" || ok=1
+	fi
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+case_vsocktop_guest() {
+	local i spec=() ok=0
+	[ ${#VT_SIZES[@]} = "$NDEV" ] || { msg "vsocktop_host did not run its traffic"; return 1; }
+	for ((i = 0; i < NDEV; i++)); do spec+=("${CIDS[i]}:-:${VT_SIZES[i]}"); done
+	vt_check devices "$D/vtg.json" mvsock guest "$(IFS=,; echo "${spec[*]}")" "$C0" || ok=1
+	if [ "$MD_HOST" = ours ]; then
+		vt_check cross "$D/vth.out" "$D/vtg.json" "$(IFS=,; echo "${CIDS[*]}")" || ok=1
+	fi
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
 # The example host policy of bpf/ on the host (our host driver only: it
 # needs mvsock.ko's struct_ops): guest CID a may reach ports 6001 and
 # 6002, b only 6002, c only 6003; nothing may reach 6004. Every
@@ -620,6 +683,10 @@ case_hot_unplug() {
 	# the device to remove is the (pinned) default: the default must move
 	id1=$(dev_id_of "$b")
 	gx sh -c "echo $id1 > $MVP/default_dev" >>"$D/why" 2>&1 || return 1
+	# (for case_vsocktop_unplug)
+	VT_UNPLUGGED=$b
+	gbg vtu "$VSOCKTOP" -o json -i 0.5
+	gwait vtu '^\{' 240 || return 1
 	hold_all 5701 hu || return 1
 	# a checksummed stream on device a that outlives the removal
 	hbg husink "$MD" sink 5711
@@ -646,6 +713,20 @@ case_hot_unplug() {
 	route_check 5712 - "$a" || ok=1
 	gx sh -c 'killall mdtool; true' >/dev/null 2>&1
 	CIDS=("$a" "$c")
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+# vsocktop started by case_hot_unplug: the device it saw leave
+case_vsocktop_unplug() {
+	local ok=0
+	[ -n "${VT_UNPLUGGED:-}" ] || { msg "hot_unplug did not start vsocktop"; return 1; }
+	sleep 2
+	gx sh -c 'pidof vsocktop' >>"$D/why" 2>&1 || { msg "vsocktop is no longer running"; ok=1; }
+	gx killall -INT vsocktop >/dev/null 2>&1
+	sleep 1
+	gout vtu >"$D/vtu.json"
+	vt_check hotplug "$D/vtu.json" "$VT_UNPLUGGED" || ok=1
 	[ $ok = 0 ] && : >"$D/why"
 	return $ok
 }

@@ -12,7 +12,7 @@ MD_RUN_ARGS=(
 	--vsock "$MD_NDEV" --cid 3
 	--add "$ROOT/kernel/mvsock.ko" --add "$ROOT/kernel/mvsock_virtio.ko"
 	--add "$_b/multidev/mdtool" --add "$_b/multidev/bindshim.so"
-	--add "$_b/bench/vsock_pingpong"
+	--add "$_b/bench/vsock_pingpong" --add "$_b/tools/vsocktop"
 	--listen-inner 1240 --listen-outer 1241
 )
 # hot-plug and migration cases (our host driver only: time)

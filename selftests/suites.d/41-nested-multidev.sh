@@ -7,7 +7,8 @@
 # (kernel/mvsock.ko + kernel/mvsock_virtio.ko, loaded by the first cases).
 # The cases are selftests/multidev/cases.sh: registry and ioctls, routing
 # seen from the host, listeners per CID, the default device through sysfs,
-# concurrent checksummed transfers on every device, isolation, upstream
+# concurrent checksummed transfers on every device, isolation, vsocktop on
+# both sides (exact bytes per device; through a hot-unplug), upstream
 # vsock_test through a non-default device, unload with live connections.
 #
 # Results: host driver loaded; inner guest up; the cases; inner guest clean

@@ -8,8 +8,8 @@
 # vsocktop started, a credit stall, a device hot-plugged and unplugged
 # while it runs (the raw test device), the TUI driven in tmux, the
 # Prometheus endpoint (promtool, and a real Prometheus server scraping
-# it), bad input, and last the stock modules (vsock_loopback, vsock_diag:
-# reduced view, exact sums too). The checks of the JSON are in
+# it), bad input, the modules unloaded under it, and last the stock
+# modules (vsock_loopback, vsock_diag: reduced view, exact sums too). The checks of the JSON are in
 # selftests/vsocktop/check.py. mvsock.ko and mvsock_loopback.ko are
 # loaded again at the end for the suites after this one.
 
@@ -128,7 +128,7 @@ check midstream "$W/j2" 5200 12345 262144 "$qpid"
 "$V" -b -n 1 -i 0.3 -p 5200 >"$W/b" 2>&1
 rc=$?
 grep -q '^vsocktop: mvsock, interval' "$W/b" && grep -Eq '^0 +loopback +local +1 ' "$W/b" &&
-	grep -Eq '^1:5200 +1:[0-9]+ +0 +strm +ESTAB +0 +0 +12K ' "$W/b" && [ $rc = 0 ]
+	grep -Eq '^1:5200 +1:[0-9]+ +0 +stream +ESTAB +0 +0 +12K ' "$W/b" && [ $rc = 0 ]
 result $? "-b: header, device row, connection row with RXQ 12K" "$W/b"
 kill "$qpid" 2>/dev/null
 wait "$qpid" 2>/dev/null
@@ -283,6 +283,31 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$V" -n 1 -b >/dev/null 2>"$W
 rc=$?
 [ $rc = 1 ] && [ "$(wc -l <"$W/bad")" = 1 ] && grep -q 'root' "$W/bad"
 result $? "not root: exit 1, one line (exit $rc)" "$W/bad"
+
+# ---- modules unloaded under vsocktop ------------------------------------------------------
+# The loopback device leaves (its row goes, vsocktop goes on); mvsock.ko
+# itself cannot go while vsocktop's programs hold its tracepoints.
+start_vsocktop "$W/j7"
+rmmod mvsock_loopback 2>"$W/rm"
+result $? "rmmod mvsock_loopback while vsocktop runs" "$W/rm"
+sleep 1.2
+rmmod mvsock 2>"$W/rm"
+rc=$?
+sleep 0.6
+[ $rc != 0 ] && kill -0 "$vt_pid" 2>/dev/null
+result $? "rmmod mvsock fails while vsocktop runs, vsocktop goes on (rmmod status $rc)" "$W/rm"
+stop "$vt_pid"
+result $? "vsocktop exits 0" "$W/j7.err"
+python3 - "$W/j7" >"$W/j7.chk" 2>&1 <<'EOF2'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ids = [[d["id"] for d in o["devices"]] for o in objs]
+print("device ids per object: %s" % ids)
+sys.exit(0 if ids and ids[0] == [0] and ids[-1] == [] else 1)
+EOF2
+result $? "the loopback row is there first, gone after the rmmod" "$W/j7.chk"
+insmod "$ROOT/kernel/mvsock_loopback.ko" 2>"$W/ins"
+result $? "insmod mvsock_loopback.ko again" "$W/ins"
 
 # ---- stock modules: reduced view -------------------------------------------------------------
 # (nothing of ours may hold a socket now: every vt_traffic has ended)

@@ -18,6 +18,14 @@ suites.d/73-vsocktop.sh. Each check prints "PASS what" or
       counted the stall, and the credit-limited time is at least MIN_MS.
   check.py hotplug JSON CID
       A device with CID appears, then disappears, and objects follow.
+  check.py devices JSON MODE ROLE CID:RX[:TX][,...] [DEFAULT_CID]  (RX "-": any)
+      Devices of ROLE with each CID (CID "any": the one device of that
+      role) are listed in every object, and their rx_bytes (tx_bytes)
+      summed over the intervals are exactly RX (TX); with DEFAULT_CID,
+      that device has the default flag.
+  check.py cross HOST_JSON GUEST_JSON CID[,...]
+      What the host's device for guest CID sent (tx_bytes summed) is what
+      the guest's device with that CID received, and more than 0.
   check.py prom METRICS JSON
       The scraped counters equal the last JSON object's totals.
   check.py schema JSON
@@ -189,6 +197,52 @@ def cmd_hotplug(path, cid):
            "%d objects after removal" % (len(objs) - gone if gone > 0 else 0))
 
 
+def dev_sums(objs, role, cid):
+    """(objects listing it, rx sum, tx sum) of the device role/cid"""
+    seen, rx, tx = 0, 0, 0
+    for o in objs:
+        ds = [d for d in o["devices"] if d["role"] == role and
+              (cid == "any" or d["cid"] == int(cid))]
+        if len(ds) == 1:
+            seen += 1
+            rx += ds[0]["rx_bytes"]
+            tx += ds[0]["tx_bytes"]
+    return seen, rx, tx
+
+
+def cmd_devices(path, mode, role, spec, default_cid=None):
+    objs = load(path)
+    result(len(objs) >= 2, "at least two JSON objects", "got %d" % len(objs))
+    modes = sorted({o["mode"] for o in objs})
+    result(modes == [mode], "mode is %s" % mode, "saw %s" % modes)
+    for item in spec.split(","):
+        f = item.split(":")
+        cid = f[0]
+        seen, grx, gtx = dev_sums(objs, role, cid)
+        result(seen == len(objs), "%s device CID %s in every object" % (role, cid),
+               "in %d of %d" % (seen, len(objs)))
+        if f[1] != "-":
+            result(grx == int(f[1]), "%s device CID %s: rx_bytes sum %s" % (role, cid, f[1]),
+                   "got %d" % grx)
+        if len(f) > 2:
+            result(gtx == int(f[2]), "%s device CID %s: tx_bytes sum %s" % (role, cid, f[2]),
+                   "got %d" % gtx)
+    if default_cid is not None and objs:
+        dflt = [d["cid"] for d in objs[-1]["devices"] if d["default"]]
+        result(dflt == [int(default_cid)], "the default device is CID %s" % default_cid,
+               "default: %s" % dflt)
+
+
+def cmd_cross(host, guest, cids):
+    ho, go = load(host), load(guest)
+    for cid in cids.split(","):
+        _, _, htx = dev_sums(ho, "host", cid)
+        _, grx, _ = dev_sums(go, "guest", cid)
+        result(htx == grx and htx > 0,
+               "CID %s: the host's tx_bytes sum equals the guest's rx_bytes sum" % cid,
+               "host tx %d guest rx %d" % (htx, grx))
+
+
 def prom_values(path, name):
     vals = {}
     pat = re.compile(r'^%s\{([^}]*)\} (\S+)$' % re.escape(name))
@@ -255,7 +309,7 @@ def cmd_schema(path):
 
 
 def main():
-    cmds = {"sums": cmd_sums, "midstream": cmd_midstream, "stall": cmd_stall,
+    cmds = {"sums": cmd_sums, "devices": cmd_devices, "cross": cmd_cross, "midstream": cmd_midstream, "stall": cmd_stall,
             "hotplug": cmd_hotplug, "prom": cmd_prom, "schema": cmd_schema}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)

@@ -25,7 +25,7 @@ static void out_dev_row(FILE *f, const struct vt_dev *d, double secs)
 {
 	char b[14][16];
 
-	fprintf(f, "%-3" PRId64 " %-12s %-5s %10s %-3s %8s %8s %7s %7s %5s %5s %5s %5s %6s %8s %8s %8s %8s\n",
+	fprintf(f, "%-3" PRId64 " %-12s %-5s %10s %-3s %8s %8s %7s %7s %5s %5s %5s %7s %6s %8s %8s %8s %8s\n",
 		d->id, d->name, d->role, vt_fmt_num(b[0], d->cid),
 		d->is_default ? "*" : "", vt_fmt_rate(b[1], d->tx_bytes, secs),
 		vt_fmt_rate(b[2], d->rx_bytes, secs),
@@ -43,8 +43,8 @@ static void out_conn_row(FILE *f, const struct vt_conn *c, double secs)
 
 	out_addr(l, sizeof(l), c->local_cid, c->local_port);
 	out_addr(p, sizeof(p), c->peer_cid, c->peer_port);
-	fprintf(f, "%-21s %-21s %-3s %-4s %-8s %8s %8s %7s %7s %7s %7s %6s %8s %7s %s\n",
-		l, p, vt_fmt_num(b[0], c->dev), !strcmp(c->type, "seqpacket") ? "seq" : "strm",
+	fprintf(f, "%-21s %-21s %-3s %-9s %-8s %8s %8s %7s %7s %7s %7s %6s %8s %7s %s\n",
+		l, p, vt_fmt_num(b[0], c->dev), c->type,
 		c->state, vt_fmt_rate(b[1], c->tx_bytes, secs),
 		vt_fmt_rate(b[2], c->rx_bytes, secs), vt_fmt_num(b[3], c->rx_queued),
 		vt_fmt_num(b[4], c->tx_queued), vt_fmt_num(b[5], c->peer_credit),
@@ -67,13 +67,13 @@ void vt_print_batch(FILE *f, const struct vt_snapshot *s, const struct vt_view *
 		s->mode == VT_MODE_STOCK ? "stock vsock: reduced view" : "mvsock",
 		s->interval_s, s->ndevs, n, vt_fmt_rate(tx, s->tx_bytes, s->interval_s),
 		vt_fmt_rate(rx, s->rx_bytes, s->interval_s));
-	fprintf(f, "%-3s %-12s %-5s %10s %-3s %8s %8s %7s %7s %5s %5s %5s %5s %6s %8s %8s %8s %8s\n",
+	fprintf(f, "%-3s %-12s %-5s %10s %-3s %8s %8s %7s %7s %5s %5s %5s %7s %6s %8s %8s %8s %8s\n",
 		"ID", "NAME", "ROLE", "CID", "DEF", "TX/s", "RX/s", "TXPKT/s", "RXPKT/s",
-		"QUEUE", "QMAX", "CONNS", "STALL", "STALLS", "TXp50", "TXp99", "RXp50", "RXp99");
+		"QUEUE", "QMAX", "CONNS", "STALLED", "STALLS", "TXp50", "TXp99", "RXp50", "RXp99");
 	for (int i = 0; i < s->ndevs; i++)
 		if (vt_dev_visible(v, &s->devs[i]))
 			out_dev_row(f, &s->devs[i], s->interval_s);
-	fprintf(f, "\n%-21s %-21s %-3s %-4s %-8s %8s %8s %7s %7s %7s %7s %6s %8s %7s %s\n",
+	fprintf(f, "\n%-21s %-21s %-3s %-9s %-8s %8s %8s %7s %7s %7s %7s %6s %8s %7s %s\n",
 		"LOCAL", "PEER", "DEV", "TYPE", "STATE", "TX/s", "RX/s", "RXQ", "TXQ",
 		"CREDIT", "BUFALLOC", "STALLS", "LIMIT_MS", "PID", "COMM");
 	for (int i = 0; i < s->nconns; i++) {

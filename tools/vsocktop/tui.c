@@ -108,7 +108,7 @@ static const struct tui_col tui_conn_cols[CC_NR] = {
 	[CC_CREDIT] = { "CREDIT", 6, 0, false },
 	[CC_BUFALLOC] = { "BUFALLOC", 8, 0, false },
 	[CC_STALLS] = { "STALLS", 6, 0, false },
-	[CC_LIMITED] = { "LIMITED(ms)", 11, 0, false },
+	[CC_LIMITED] = { "LIMIT_MS", 8, 0, false },
 	[CC_PID] = { "PID", 5, 0, false },
 	[CC_COMM] = { "COMM", 4, 15, true },
 };
@@ -447,7 +447,7 @@ static void tui_draw_help(struct tui *t)
 		"h, ?         this help",
 		"",
 		"Rates are per second over the last interval; '-': not available.",
-		"Connections: STALLS and LIMITED(ms) since vsocktop started.",
+		"Connections: STALLS and LIMIT_MS since vsocktop started.",
 		"Credit-stalled connections are red (bold without colours),",
 		"devices with stalled connections yellow.",
 		"",
