@@ -46,6 +46,8 @@ static void mvsock_diag_info_get(struct mvsock_sock *vsk,
 	info->owner_pid = READ_ONCE(vsk->owner_pid);
 	memcpy(info->owner_comm, vsk->owner_comm, sizeof(info->owner_comm));
 	info->owner_comm[sizeof(info->owner_comm) - 1] = '\0';
+	info->bytes_sent = READ_ONCE(vsk->tx_total);
+	info->bytes_received = READ_ONCE(vsk->rx_total);
 }
 
 static int mvsock_diag_put_info(struct sk_buff *skb, struct mvsock_sock *vsk)

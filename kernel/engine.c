@@ -302,6 +302,7 @@ static bool mvsock_rx_enqueue(struct mvsock_sock *vsk, struct sk_buff *skb)
 		return true;
 	}
 	vsk->rx_bytes += cb->len;
+	vsk->rx_total += cb->len;
 	if (vsk->sk.sk_type == SOCK_SEQPACKET &&
 	    (cb->flags & VIRTIO_VSOCK_SEQ_EOM))
 		vsk->msg_count++;
@@ -325,6 +326,7 @@ static bool mvsock_rx_enqueue(struct mvsock_sock *vsk, struct sk_buff *skb)
 	if (vsk->rx_mem > mvsock_rx_mem_limit(vsk)) {
 		vsk->rx_mem -= skb->truesize;
 		vsk->rx_bytes -= cb->len;
+		vsk->rx_total -= cb->len;
 		return false;
 	}
 	__skb_queue_tail(&vsk->rxq, skb);
@@ -552,6 +554,7 @@ static int mvsock_send_chunk(struct mvsock_sock *vsk, struct msghdr *msg,
 	skb->destructor = mvsock_tx_destructor;
 	atomic_add(*chunk, &vsk->tx_unsent);
 	vsk->tx_cnt += *chunk;
+	vsk->tx_total += *chunk;
 	err = mvsock_xmit(vsk->dev, skb);
 	return err < 0 ? err : 0;
 }
@@ -784,7 +787,7 @@ static void mvsock_trace_deliver(struct mvsock_sock *vsk, size_t len,
 	now = ktime_get_ns();
 	trace_mvsock_deliver(&vsk->sk, len,
 			     queued_at && now > queued_at ? now - queued_at : 0,
-			     vsk->rx_bytes);
+			     vsk->rx_bytes, mvsock_sk_dev_id(vsk));
 }
 
 static ssize_t mvsock_seq_recv(struct mvsock_sock *vsk, struct msghdr *msg,

@@ -148,6 +148,7 @@ struct mvsock_sock {
 
 	/* receive side */
 	struct sk_buff_head rxq;
+	u64 rx_total;	/* payload bytes ever queued (sock_diag) */
 	u32 rx_bytes;
 	u32 rx_mem;	/* truesize of queued skbs */
 	u32 buf_alloc;
@@ -158,6 +159,7 @@ struct mvsock_sock {
 	u32 peer_shutdown;
 
 	/* send side */
+	u64 tx_total;	/* payload bytes ever sent (sock_diag) */
 	u32 tx_cnt;
 	atomic_t tx_unsent;	/* handed to the device, not yet consumed */
 	u32 peer_buf_alloc;

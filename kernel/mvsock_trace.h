@@ -324,8 +324,9 @@ TRACE_EVENT(mvsock_pkt_done,
 
 /* recvmsg() took data off a socket's receive queue. */
 TRACE_EVENT(mvsock_deliver,
-	TP_PROTO(const struct sock *sk, u32 len, u64 queue_ns, u32 left),
-	TP_ARGS(sk, len, queue_ns, left),
+	TP_PROTO(const struct sock *sk, u32 len, u64 queue_ns, u32 left,
+		 s32 dev_id),
+	TP_ARGS(sk, len, queue_ns, left, dev_id),
 	TP_STRUCT__entry(
 		__field(const void *, skaddr)
 		__field(s32, dev_id)
@@ -342,7 +343,7 @@ TRACE_EVENT(mvsock_deliver,
 		const struct mvsock_sock *vsk = (const struct mvsock_sock *)sk;
 
 		__entry->skaddr = sk;
-		__entry->dev_id = mvsock_sk_dev_id(vsk);
+		__entry->dev_id = dev_id;
 		__entry->local_cid = vsk->src_cid;
 		__entry->local_port = vsk->local.svm_port;
 		__entry->remote_cid = vsk->remote.svm_cid;

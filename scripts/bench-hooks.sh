@@ -249,8 +249,8 @@ prog_stats() { # name...
 	local p
 	for p in "$@"; do "$BPFTOOL" prog show name "$p"; done | awk '{
 		for (i = 1; i < NF; i++) {
-			if ($i == "run_cnt") c = $(i + 1)
-			if ($i == "run_time_ns") t = $(i + 1)
+			if ($i == "run_cnt") c += $(i + 1)
+			if ($i == "run_time_ns") t += $(i + 1)
 		} } END { print c + 0, t + 0 }'
 }
 
@@ -284,7 +284,7 @@ event_cost() { # cfg round
 	local prog=count_raw n0 t0 n1 t1 line iters port=$((NEXT_PORT++))
 	[ "$1" = t ] && prog=count_event
 	# vsocktop's programs (tp_btf)
-	[ "$1" = v ] && prog="btf_pkt_tx btf_pkt_rx btf_pkt_done btf_deliver btf_credit_stall btf_queue"
+	[ "$1" = v ] && prog="btf_pkt_done btf_deliver btf_sock_state btf_stall btf_queue"
 	sysctl -qw kernel.bpf_stats_enabled=1
 	# shellcheck disable=SC2086 # one argument per program
 	read -r n0 t0 < <(prog_stats $prog)

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,11 +65,36 @@ _Static_assert(sizeof(struct vt_kv_stall) ==
 _Static_assert(sizeof(struct vt_kv_stock) ==
 	       sizeof(struct vt_conn_key) + sizeof(struct vt_stock_conn), "padding");
 
+struct vt_kv_born {
+	struct vt_conn_key key;
+	__u64 v;
+};
+
+struct vt_kv_closed {
+	struct vt_conn_key key;
+	struct vt_conn_final v;
+};
+
+_Static_assert(sizeof(struct vt_kv_born) == sizeof(struct vt_conn_key) + 8, "padding");
+_Static_assert(sizeof(struct vt_kv_closed) ==
+	       sizeof(struct vt_conn_key) + sizeof(struct vt_conn_final), "padding");
+
+/* mvsock: a connection vsocktop follows, by key; sorted arrays */
+struct vt_ctrack {
+	struct vt_conn_key key;
+	uint64_t cookie;		/* sock_diag's: tells a reused 4-tuple */
+	uint64_t base_tx, base_rx;	/* bytes_sent/received at its start */
+	uint64_t last_tx, last_rx;	/* ... at the previous snapshot */
+	int64_t dev;
+};
+
 /* a device's cumulative values at the previous call */
 struct vt_dprev {
 	uint32_t id;
 	struct vt_dev_stats s;
 	uint64_t limited_ns;	/* ended + ongoing stalls */
+	/* mvsock: the kernel's tx/rx packets/bytes, and their value at start */
+	uint64_t k[4], kbase[4];
 };
 
 /* growable arrays */
@@ -85,12 +111,17 @@ struct vt_collector {
 	VT_ARRAY(struct vt_cstat, prev);
 	VT_ARRAY(struct vt_kv_stall, stalls);
 	VT_ARRAY(struct vt_kv_stock, stock);
+	VT_ARRAY(struct vt_kv_born, born);
+	VT_ARRAY(struct vt_kv_closed, closed);
+	VT_ARRAY(struct vt_ctrack, track);	/* as of the previous call */
+	VT_ARRAY(struct vt_ctrack, ntrack);	/* this call's */
 	VT_ARRAY(struct vt_dprev, dprev);
 	VT_ARRAY(struct vt_dprev, dcur);
 	VT_ARRAY(struct vt_dev, devs);
 	VT_ARRAY(struct vt_conn, conns);
 	void *percpu;			/* lookup buffer: ncpus values */
 	size_t percpu_size;
+	void *batch_vals;		/* vt_read_conns()'s batch buffer */
 };
 
 char vt_errmsg[256];
@@ -252,32 +283,78 @@ static void vt_sum_u64(void *out, const void *percpu, size_t nwords, size_t stri
 	}
 }
 
+/* one connection's per-CPU values, summed */
+static void vt_add_cstat(struct vt_collector *c, const struct vt_conn_key *key,
+			 const void *percpu)
+{
+	size_t stride = (sizeof(struct vt_conn_stats) + 7) & ~(size_t)7;
+	struct vt_cstat *s = VT_PUSH(c->cur);
+
+	s->key = *key;
+	/* four u64 counters, then dev_id: the last CPU that saw one wins */
+	vt_sum_u64(&s->s, percpu, 4, stride, c->ncpus);
+	s->s.dev_id = -1;
+	for (int cpu = 0; cpu < c->ncpus; cpu++) {
+		const struct vt_conn_stats *v = (const void *)((const char *)percpu +
+							       cpu * stride);
+
+		if (v->tx_pkts || v->rx_pkts)
+			s->s.dev_id = v->dev_id;
+	}
+}
+
+#define VT_BATCH 512
+
+/*
+ * The whole map in a few batch lookups (a busy host creates thousands of
+ * entries a second); where the kernel has no batch ops, key by key.
+ */
 static void vt_read_conns(struct vt_collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.conn_stats);
 	size_t stride = (sizeof(struct vt_conn_stats) + 7) & ~(size_t)7;
-	struct vt_conn_key key, next, *prev = NULL;
+	static struct vt_conn_key keys[VT_BATCH];
+	struct vt_conn_key key, next, *prev = NULL, token;
+	bool first = true;
+	__u32 n;
+	int err;
 
+	c->cur.n = 0;
+	if (!c->batch_vals)
+		c->batch_vals = malloc(VT_BATCH * stride * c->ncpus);
+	while (c->batch_vals) {
+		n = VT_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys,
+					   c->batch_vals, &n, NULL);
+		for (__u32 i = 0; (!err || errno == ENOENT) && i < n; i++)
+			vt_add_cstat(c, &keys[i], (char *)c->batch_vals + i * stride * c->ncpus);
+		first = false;
+		if (!err)
+			continue;
+		if (errno == ENOENT)
+			goto out;
+		break;		/* no batch ops: key by key */
+	}
 	c->cur.n = 0;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (vt_percpu_lookup(c, fd, &key, sizeof(struct vt_conn_stats)))
-			continue;
-		struct vt_cstat *s = VT_PUSH(c->cur);
-
-		s->key = key;
-		/* four u64 counters, then dev_id: last CPU that saw one wins */
-		vt_sum_u64(&s->s, c->percpu, 4, stride, c->ncpus);
-		s->s.dev_id = -1;
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			struct vt_conn_stats *v = (void *)((char *)c->percpu + cpu * stride);
-
-			if (v->tx_pkts || v->rx_pkts)
-				s->s.dev_id = v->dev_id;
-		}
+		if (!vt_percpu_lookup(c, fd, &key, sizeof(struct vt_conn_stats)))
+			vt_add_cstat(c, &key, c->percpu);
 	}
+out:
 	qsort(c->cur.v, c->cur.n, sizeof(*c->cur.v), vt_key_cmp);
+}
+
+/* delete @n keys from a map: in one batch, or one by one */
+static void vt_delete_keys(int fd, struct vt_conn_key *keys, __u32 n)
+{
+	__u32 count = n;
+
+	if (!n || !bpf_map_delete_batch(fd, keys, &count, NULL))
+		return;
+	for (__u32 i = count; i < n; i++)
+		bpf_map_delete_elem(fd, &keys[i]);
 }
 
 /*
@@ -318,39 +395,43 @@ static void vt_read_stock(struct vt_collector *c)
 				&c->stock.n, &c->stock.cap, sizeof(struct vt_stock_conn));
 }
 
-/* the device's cumulative counters (zero when it had no event yet) */
-static void vt_read_dev(struct vt_collector *c, uint32_t id, struct vt_dev_stats *out)
+static void vt_read_born_closed(struct vt_collector *c)
+{
+	c->born.v = vt_read_kv(bpf_map__fd(c->skel->maps.conn_born), c->born.v,
+			       &c->born.n, &c->born.cap, sizeof(__u64));
+	c->closed.v = vt_read_kv(bpf_map__fd(c->skel->maps.conn_closed), c->closed.v,
+				 &c->closed.n, &c->closed.cap, sizeof(struct vt_conn_final));
+}
+
+/*
+ * The device's cumulative counters (zero when it had no event yet), and
+ * the maxima of the interval that epoch @e was, over all CPUs.
+ */
+static void vt_read_dev(struct vt_collector *c, uint32_t id, uint64_t e,
+			struct vt_dev_stats *out, struct vt_dev_max_slot *max)
 {
 	int fd = bpf_map__fd(c->skel->maps.dev_stats);
 	size_t stride = (sizeof(*out) + 7) & ~(size_t)7;
 
 	memset(out, 0, sizeof(*out));
-	if (!vt_percpu_lookup(c, fd, &id, sizeof(*out)))
-		vt_sum_u64(out, c->percpu, sizeof(*out) / 8, stride, c->ncpus);
-}
-
-/* the maxima of the interval that @e was (over all CPUs) */
-static void vt_read_max(struct vt_collector *c, uint32_t id, uint64_t e,
-			struct vt_dev_max_slot *out)
-{
-	int fd = bpf_map__fd(c->skel->maps.dev_max);
-	size_t stride = (sizeof(struct vt_dev_max) + 7) & ~(size_t)7;
-
-	memset(out, 0, sizeof(*out));
-	if (vt_percpu_lookup(c, fd, &id, sizeof(struct vt_dev_max)))
+	memset(max, 0, sizeof(*max));
+	if (vt_percpu_lookup(c, fd, &id, sizeof(*out)))
 		return;
+	/* the counters are the u64s before the maxima */
+	vt_sum_u64(out, c->percpu, offsetof(struct vt_dev_stats, max) / 8, stride,
+		   c->ncpus);
 	for (int cpu = 0; cpu < c->ncpus; cpu++) {
-		struct vt_dev_max *m = (void *)((char *)c->percpu + cpu * stride);
-		struct vt_dev_max_slot *s = &m->slot[e & 1];
+		struct vt_dev_stats *v = (void *)((char *)c->percpu + cpu * stride);
+		struct vt_dev_max_slot *s = &v->max[e & 1];
 
 		if (s->epoch != e)
 			continue;
-		if (s->queue_max > out->queue_max)
-			out->queue_max = s->queue_max;
-		if (s->tx_lat_max > out->tx_lat_max)
-			out->tx_lat_max = s->tx_lat_max;
-		if (s->rx_lat_max > out->rx_lat_max)
-			out->rx_lat_max = s->rx_lat_max;
+		if (s->queue_max > max->queue_max)
+			max->queue_max = s->queue_max;
+		if (s->tx_lat_max > max->tx_lat_max)
+			max->tx_lat_max = s->tx_lat_max;
+		if (s->rx_lat_max > max->rx_lat_max)
+			max->rx_lat_max = s->rx_lat_max;
 	}
 }
 
@@ -409,6 +490,15 @@ static void vt_parse_dev_line(struct vt_collector *c, char *line)
 			d->is_default = atoi(eq) != 0;
 		else if (!strcmp(tok, "queued"))
 			d->queue_depth = strtoll(eq, NULL, 10);
+		/* the kernel's counts since registration: vt_fill_dev() */
+		else if (!strcmp(tok, "tx_pkts"))
+			d->tx_pkts_total = strtoll(eq, NULL, 10);
+		else if (!strcmp(tok, "rx_pkts"))
+			d->rx_pkts_total = strtoll(eq, NULL, 10);
+		else if (!strcmp(tok, "tx_bytes"))
+			d->tx_bytes_total = strtoll(eq, NULL, 10);
+		else if (!strcmp(tok, "rx_bytes"))
+			d->rx_bytes_total = strtoll(eq, NULL, 10);
 	}
 }
 
@@ -481,24 +571,26 @@ static struct vt_dev *vt_find_dev(struct vt_collector *c, int64_t id)
 	return NULL;
 }
 
-/* forget the map entries of devices that left the registry */
+/*
+ * Forget the counters of devices that left the registry (a new device may
+ * get the id again): zero their dev_stats slot, drop their dev_queues
+ * entry.
+ */
 static void vt_prune_devs(struct vt_collector *c)
 {
-	int fds[] = {
-		bpf_map__fd(c->skel->maps.dev_stats),
-		bpf_map__fd(c->skel->maps.dev_max),
-		bpf_map__fd(c->skel->maps.dev_queues),
-	};
-	uint32_t key, next, *prev = NULL;
+	int fd = bpf_map__fd(c->skel->maps.dev_stats);
+	size_t size = ((sizeof(struct vt_dev_stats) + 7) & ~(size_t)7) * c->ncpus;
 
-	for (unsigned int i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		prev = NULL;
-		while (!bpf_map_get_next_key(fds[i], prev, &next)) {
-			key = next;
-			if (!vt_find_dev(c, key) && !bpf_map_delete_elem(fds[i], &key))
-				continue;	/* the walk restarts after a delete */
-			prev = &key;
-		}
+	for (int i = 0; i < c->dprev.n; i++) {
+		uint32_t id = c->dprev.v[i].id;
+
+		if (vt_find_dev(c, id))
+			continue;
+		/* the lookup buffer has room for every CPU's value */
+		vt_percpu_lookup(c, fd, &id, sizeof(struct vt_dev_stats));
+		memset(c->percpu, 0, size);
+		bpf_map_update_elem(fd, &id, c->percpu, BPF_ANY);
+		bpf_map_delete_elem(bpf_map__fd(c->skel->maps.dev_queues), &id);
 	}
 }
 
@@ -624,8 +716,6 @@ static void vt_conn_traffic(struct vt_collector *c, struct vt_conn *r,
 	p = vt_prev_stat(c, &s->key);
 	r->tx_bytes_total = s->s.tx_bytes;
 	r->rx_bytes_total = s->s.rx_bytes;
-	r->tx_pkts_total = s->s.tx_pkts;
-	r->rx_pkts_total = s->s.rx_pkts;
 	r->tx_bytes = s->s.tx_bytes - (p ? p->tx_bytes : 0);
 	r->rx_bytes = s->s.rx_bytes - (p ? p->rx_bytes : 0);
 	if (r->dev == VT_NA && s->s.dev_id >= 0)
@@ -693,6 +783,110 @@ static void vt_conn_stock(struct vt_collector *c, struct vt_conn *r,
 	r->peer_credit = credit > 0 ? credit : 0;
 }
 
+/* ---- mvsock: byte counts from the sockets ------------------------------ */
+
+#define vt_find(arr, k) bsearch(k, (arr).v, (arr).n, sizeof(*(arr).v), vt_key_cmp)
+
+/*
+ * A live connection's bytes: since the previous snapshot, and since it
+ * was first counted: from 0 when it was established after start (or in
+ * the baseline's dump with a conn_born entry), else from the value at
+ * start. A new cookie under a known 4-tuple is a new connection.
+ */
+static void vt_track_sock(struct vt_collector *c, struct vt_conn *r,
+			  const struct vt_dsock *d, const struct vt_conn_key *k)
+{
+	uint64_t tx = d->info.bytes_sent, rx = d->info.bytes_received;
+	uint64_t cookie = d->msg.vdiag_cookie[0] |
+			  (uint64_t)d->msg.vdiag_cookie[1] << 32;
+	const struct vt_ctrack *t = vt_find(c->track, k);
+	struct vt_ctrack *n = VT_PUSH(c->ntrack);
+
+	n->key = *k;
+	n->cookie = cookie;
+	n->dev = d->info.dev_id >= 0 ? d->info.dev_id : VT_NA;
+	if (t && t->cookie == cookie) {
+		n->base_tx = t->base_tx;
+		n->base_rx = t->base_rx;
+		n->last_tx = t->last_tx;
+		n->last_rx = t->last_rx;
+	} else if (!vt_find(c->born, k)) {
+		/* it was there before vsocktop: its counts start now */
+		n->base_tx = n->last_tx = tx;
+		n->base_rx = n->last_rx = rx;
+	}
+	if (r) {
+		r->tx_bytes = tx - n->last_tx;
+		r->rx_bytes = rx - n->last_rx;
+		r->tx_bytes_total = tx - n->base_tx;
+		r->rx_bytes_total = rx - n->base_rx;
+	}
+	n->last_tx = tx;
+	n->last_rx = rx;
+}
+
+/*
+ * Connections that closed (conn_closed) and are no longer in the dump:
+ * one more row, CLOSE, with what they moved since the previous snapshot
+ * (when they moved anything). The entries are consumed; a closed key
+ * still in the dump (closed after it) waits for the next call.
+ */
+static void vt_track_closed(struct vt_collector *c, bool rows, uint64_t now)
+{
+	VT_ARRAY(struct vt_conn_key, del) = { 0 };
+	VT_ARRAY(struct vt_conn_key, del_born) = { 0 };
+
+	for (int i = 0; i < c->closed.n; i++) {
+		const struct vt_kv_closed *e = &c->closed.v[i];
+		const struct vt_ctrack *t = vt_find(c->track, &e->key);
+		uint64_t base_tx = 0, base_rx = 0, last_tx = 0, last_rx = 0;
+		struct vt_conn *r;
+
+		if (vt_find(c->ntrack, &e->key))
+			continue;
+		*VT_PUSH(del) = e->key;
+		if (vt_find(c->born, &e->key))
+			*VT_PUSH(del_born) = e->key;
+		if (t) {
+			base_tx = t->base_tx;
+			base_rx = t->base_rx;
+			last_tx = t->last_tx;
+			last_rx = t->last_rx;
+		} else if (!vt_find(c->born, &e->key)) {
+			continue;	/* older than vsocktop, never seen */
+		}
+		if (!rows || (e->v.sent == last_tx && e->v.received == last_rx))
+			continue;
+		r = vt_new_conn(c, &e->key);
+		r->dev = t ? t->dev : VT_NA;
+		r->tx_bytes = e->v.sent - last_tx;
+		r->rx_bytes = e->v.received - last_rx;
+		r->tx_bytes_total = e->v.sent - base_tx;
+		r->rx_bytes_total = e->v.received - base_rx;
+	}
+	/* births the dump has seen, and stale ones, are done with */
+	for (int i = 0; i < c->born.n; i++) {
+		const struct vt_kv_born *b = &c->born.v[i];
+
+		if (vt_find(c->ntrack, &b->key) || now - b->v > 60000000000ULL)
+			*VT_PUSH(del_born) = b->key;
+	}
+	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_closed), del.v, del.n);
+	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_stall), del.v, del.n);
+	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_born), del_born.v, del_born.n);
+	free(del.v);
+	free(del_born.v);
+}
+
+/* this call's tracked connections become the next call's "before" */
+static void vt_track_swap(struct vt_collector *c)
+{
+	VT_ARRAY(struct vt_ctrack, t) = { c->track.v, c->track.n, c->track.cap };
+
+	c->track.v = c->ntrack.v, c->track.n = c->ntrack.n, c->track.cap = c->ntrack.cap;
+	c->ntrack.v = t.v, c->ntrack.n = 0, c->ntrack.cap = t.cap;
+}
+
 static void vt_add_sock(struct vt_collector *c, const struct vt_dsock *d, uint64_t now)
 {
 	const struct vsock_diag_msg *m = &d->msg;
@@ -713,6 +907,9 @@ static void vt_add_sock(struct vt_collector *c, const struct vt_dsock *d, uint64
 	if (d->has_info) {
 		vt_conn_mvsock(c, r, d, now);
 		vt_conn_owner(r, d);
+		if (m->vdiag_state != 10)
+			vt_track_sock(c, r, d, &k);
+		return;
 	}
 	if (m->vdiag_state != 10) {
 		struct vt_cstat *st = vt_find_stat(c, &k);
@@ -731,16 +928,15 @@ static void vt_add_sock(struct vt_collector *c, const struct vt_dsock *d, uint64
 
 /*
  * Map entries no socket matched: a connection that closed during the
- * interval shows once more (state CLOSE) with its last traffic; one that
- * had none is forgotten, in the maps too.
+ * interval shows once more (state CLOSE) with the payload it moved in
+ * the interval; one that moved none is forgotten, in the maps too (its
+ * packets are in its device's counts).
  */
 static void vt_add_closed(struct vt_collector *c)
 {
-	int fds[] = {
-		bpf_map__fd(c->skel->maps.conn_stats),
-		bpf_map__fd(c->skel->maps.conn_stall),
-		bpf_map__fd(c->skel->maps.stock_conn),
-	};
+	VT_ARRAY(struct vt_conn_key, gone) = { 0 };
+	VT_ARRAY(struct vt_conn_key, gone_st) = { 0 };
+	VT_ARRAY(struct vt_conn_key, gone_sc) = { 0 };
 	int keep = 0;
 
 	for (int i = 0; i < c->cur.n; i++) {
@@ -749,9 +945,14 @@ static void vt_add_closed(struct vt_collector *c)
 
 		if (!s->used) {
 			p = vt_prev_stat(c, &s->key);
-			if (p && p->tx_pkts == s->s.tx_pkts && p->rx_pkts == s->s.rx_pkts) {
-				for (unsigned int j = 0; j < sizeof(fds) / sizeof(fds[0]); j++)
-					bpf_map_delete_elem(fds[j], &s->key);
+			if (p && p->tx_bytes == s->s.tx_bytes && p->rx_bytes == s->s.rx_bytes) {
+				*VT_PUSH(gone) = s->key;
+				if (bsearch(&s->key, c->stalls.v, c->stalls.n,
+					    sizeof(*c->stalls.v), vt_key_cmp))
+					*VT_PUSH(gone_st) = s->key;
+				if (bsearch(&s->key, c->stock.v, c->stock.n,
+					    sizeof(*c->stock.v), vt_key_cmp))
+					*VT_PUSH(gone_sc) = s->key;
 				continue;
 			}
 			vt_conn_traffic(c, vt_new_conn(c, &s->key), s);
@@ -759,6 +960,12 @@ static void vt_add_closed(struct vt_collector *c)
 		c->cur.v[keep++] = *s;
 	}
 	c->cur.n = keep;
+	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_stats), gone.v, gone.n);
+	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_stall), gone_st.v, gone_st.n);
+	vt_delete_keys(bpf_map__fd(c->skel->maps.stock_conn), gone_sc.v, gone_sc.n);
+	free(gone.v);
+	free(gone_st.v);
+	free(gone_sc.v);
 }
 
 /* ---- per device ------------------------------------------------------- */
@@ -810,6 +1017,45 @@ static uint64_t vt_dev_ongoing(struct vt_collector *c, int64_t id, uint64_t now)
 	return ns;
 }
 
+/*
+ * mvsock: the packet and byte counts are the kernel's (the registry line,
+ * parsed into the *_total fields): since the previous call, and since
+ * start. A device that was not there at start counts from 0, and so does
+ * one whose counts went down (a new device under a reused id).
+ */
+static void vt_dev_kernel_counts(struct vt_dev *d, struct vt_dprev *cur,
+				 const struct vt_dprev *p)
+{
+	int64_t *tot[4] = { &d->tx_pkts_total, &d->rx_pkts_total,
+			    &d->tx_bytes_total, &d->rx_bytes_total };
+	int64_t *ivl[4] = { &d->tx_pkts, &d->rx_pkts, &d->tx_bytes, &d->rx_bytes };
+	bool same = p != NULL;
+
+	for (int i = 0; i < 4; i++) {
+		cur->k[i] = *tot[i];
+		same = same && cur->k[i] >= p->k[i];
+	}
+	for (int i = 0; i < 4; i++) {
+		cur->kbase[i] = same ? p->kbase[i] : 0;
+		*ivl[i] = cur->k[i] - (same ? p->k[i] : 0);
+		*tot[i] = cur->k[i] - cur->kbase[i];
+	}
+}
+
+/* stock: the counts of vsocktop's programs */
+static void vt_dev_bpf_counts(struct vt_dev *d, const struct vt_dev_stats *s,
+			      const struct vt_dev_stats *b)
+{
+	d->tx_pkts_total = s->tx_pkts;
+	d->rx_pkts_total = s->rx_pkts;
+	d->tx_bytes_total = s->tx_bytes;
+	d->rx_bytes_total = s->rx_bytes;
+	d->tx_pkts = s->tx_pkts - (b ? b->tx_pkts : 0);
+	d->rx_pkts = s->rx_pkts - (b ? b->rx_pkts : 0);
+	d->tx_bytes = s->tx_bytes - (b ? b->tx_bytes : 0);
+	d->rx_bytes = s->rx_bytes - (b ? b->rx_bytes : 0);
+}
+
 static void vt_fill_dev(struct vt_collector *c, struct vt_dev *d, uint64_t e,
 			uint64_t now)
 {
@@ -820,20 +1066,14 @@ static void vt_fill_dev(struct vt_collector *c, struct vt_dev *d, uint64_t e,
 	const struct vt_dev_stats *b;
 
 	cur->id = d->id;
-	vt_read_dev(c, d->id, s);
+	vt_read_dev(c, d->id, e, s, &m);
 	p = vt_find_dprev(c, d->id);
 	b = p ? &p->s : NULL;
-	d->tx_pkts_total = s->tx_pkts;
-	d->rx_pkts_total = s->rx_pkts;
-	d->tx_bytes_total = s->tx_bytes;
-	d->rx_bytes_total = s->rx_bytes;
-	d->tx_pkts = s->tx_pkts - (b ? b->tx_pkts : 0);
-	d->rx_pkts = s->rx_pkts - (b ? b->rx_pkts : 0);
-	d->tx_bytes = s->tx_bytes - (b ? b->tx_bytes : 0);
-	d->rx_bytes = s->rx_bytes - (b ? b->rx_bytes : 0);
-	if (c->mode == VT_MODE_STOCK)
+	if (c->mode == VT_MODE_STOCK) {
+		vt_dev_bpf_counts(d, s, b);
 		return;
-	vt_read_max(c, d->id, e, &m);
+	}
+	vt_dev_kernel_counts(d, cur, p);
 	d->queue_depth_max = m.queue_max > d->queue_depth ? m.queue_max : d->queue_depth;
 	if (!bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.dev_queues), &d->id, &q) &&
 	    q.depth[2] >= 0)
@@ -861,27 +1101,58 @@ static int vt_collect_devs(struct vt_collector *c)
 	return c->mode == VT_MODE_MVSOCK ? vt_devs_mvsock(c) : vt_devs_stock(c);
 }
 
+/* the connections: mvsock from the sockets, stock from the maps */
+static int vt_collect_conns(struct vt_collector *c, uint64_t now)
+{
+	c->conns.n = 0;
+	vt_read_stalls(c);
+	if (c->mode == VT_MODE_MVSOCK) {
+		/*
+		 * The maps after the dump: a socket in the dump that was born
+		 * after start has its conn_born entry by now, and one that
+		 * is gone from it has its conn_closed entry.
+		 */
+		if (vt_diag_dump(c))
+			return -1;
+		vt_read_born_closed(c);
+		for (int i = 0; i < c->socks.n; i++)
+			vt_add_sock(c, &c->socks.v[i], now);
+		qsort(c->ntrack.v, c->ntrack.n, sizeof(*c->ntrack.v), vt_key_cmp);
+		vt_track_closed(c, true, now);
+		vt_track_swap(c);
+		return 0;
+	}
+	/*
+	 * Sockets after the maps: every entry read has its socket in the dump
+	 * unless that socket closed meanwhile (then CLOSE is right).
+	 */
+	vt_read_conns(c);
+	vt_read_stock(c);
+	if (vt_diag_dump(c))
+		return -1;
+	for (int i = 0; i < c->socks.n; i++)
+		vt_add_sock(c, &c->socks.v[i], now);
+	vt_add_closed(c);
+	VT_ARRAY(struct vt_cstat, t) = { c->prev.v, c->prev.n, c->prev.cap };
+	c->prev.v = c->cur.v, c->prev.n = c->cur.n, c->prev.cap = c->cur.cap;
+	c->cur.v = t.v, c->cur.n = 0, c->cur.cap = t.cap;
+	return 0;
+}
+
 int vt_collect(struct vt_collector *c, struct vt_snapshot *s)
 {
 	struct timespec rt;
 	uint64_t now, e;
 
-	if (vt_collect_devs(c) || vt_diag_dump(c))
+	if (vt_collect_devs(c))
 		return -1;
 	/* the interval ends here: programs move on to the next epoch's slot */
 	e = c->skel->bss->epoch;
 	c->skel->bss->epoch = e + 1;
 	now = vt_now_ns();
 	clock_gettime(CLOCK_REALTIME, &rt);
-	vt_read_conns(c);
-	vt_read_stalls(c);
-	if (c->mode == VT_MODE_STOCK)
-		vt_read_stock(c);
-
-	c->conns.n = 0;
-	for (int i = 0; i < c->socks.n; i++)
-		vt_add_sock(c, &c->socks.v[i], now);
-	vt_add_closed(c);
+	if (vt_collect_conns(c, now))
+		return -1;
 
 	c->dcur.n = 0;
 	memset(s, 0, sizeof(*s));
@@ -895,12 +1166,9 @@ int vt_collect(struct vt_collector *c, struct vt_snapshot *s)
 		vt_prune_devs(c);
 
 	/* this call's cumulative values are the next call's "before" */
-	VT_ARRAY(struct vt_cstat, t1) = { c->prev.v, c->prev.n, c->prev.cap };
-	c->prev.v = c->cur.v, c->prev.n = c->cur.n, c->prev.cap = c->cur.cap;
-	c->cur.v = t1.v, c->cur.n = 0, c->cur.cap = t1.cap;
-	VT_ARRAY(struct vt_dprev, t2) = { c->dprev.v, c->dprev.n, c->dprev.cap };
+	VT_ARRAY(struct vt_dprev, t) = { c->dprev.v, c->dprev.n, c->dprev.cap };
 	c->dprev.v = c->dcur.v, c->dprev.n = c->dcur.n, c->dprev.cap = c->dcur.cap;
-	c->dcur.v = t2.v, c->dcur.n = 0, c->dcur.cap = t2.cap;
+	c->dcur.v = t.v, c->dcur.n = 0, c->dcur.cap = t.cap;
 
 	s->mode = c->mode;
 	s->ts = rt.tv_sec + rt.tv_nsec / 1e9;
@@ -910,6 +1178,40 @@ int vt_collect(struct vt_collector *c, struct vt_snapshot *s)
 	s->ndevs = c->devs.n;
 	s->conns = c->conns.v;
 	s->nconns = c->conns.n;
+	return 0;
+}
+
+/*
+ * mvsock: what there is at start. The devices' kernel counts and the
+ * connections' byte counts are the base the totals count from.
+ */
+static int vt_baseline(struct vt_collector *c)
+{
+	if (vt_collect_devs(c))
+		return -1;
+	for (int i = 0; i < c->devs.n; i++) {
+		struct vt_dprev *p = VT_PUSH(c->dprev);
+		struct vt_dev *d = &c->devs.v[i];
+
+		p->id = d->id;
+		p->k[0] = p->kbase[0] = d->tx_pkts_total;
+		p->k[1] = p->kbase[1] = d->rx_pkts_total;
+		p->k[2] = p->kbase[2] = d->tx_bytes_total;
+		p->k[3] = p->kbase[3] = d->rx_bytes_total;
+	}
+	if (vt_diag_dump(c))
+		return -1;
+	vt_read_born_closed(c);
+	for (int i = 0; i < c->socks.n; i++) {
+		const struct vt_dsock *d = &c->socks.v[i];
+		struct vt_conn_key k = { d->info.src_cid, d->msg.vdiag_src_port,
+					 d->msg.vdiag_dst_cid, d->msg.vdiag_dst_port };
+
+		if (d->has_info && d->msg.vdiag_state != 10)
+			vt_track_sock(c, NULL, d, &k);
+	}
+	qsort(c->ntrack.v, c->ntrack.n, sizeof(*c->ntrack.v), vt_key_cmp);
+	vt_track_swap(c);
 	return 0;
 }
 
@@ -934,6 +1236,10 @@ struct vt_collector *vt_collector_new(enum vt_mode mode, struct vsocktop_bpf *sk
 		return NULL;
 	}
 	setsockopt(c->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (mode == VT_MODE_MVSOCK && vt_baseline(c)) {
+		vt_collector_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -947,10 +1253,15 @@ void vt_collector_free(struct vt_collector *c)
 	free(c->prev.v);
 	free(c->stalls.v);
 	free(c->stock.v);
+	free(c->born.v);
+	free(c->closed.v);
+	free(c->track.v);
+	free(c->ntrack.v);
 	free(c->dprev.v);
 	free(c->dcur.v);
 	free(c->devs.v);
 	free(c->conns.v);
 	free(c->percpu);
+	free(c->batch_vals);
 	free(c);
 }

@@ -178,8 +178,6 @@ static void json_conn(FILE *f, const struct vt_conn *c)
 	json_int(f, "rx_bytes", c->rx_bytes, true);
 	json_int(f, "tx_bytes_total", c->tx_bytes_total, true);
 	json_int(f, "rx_bytes_total", c->rx_bytes_total, true);
-	json_int(f, "tx_pkts_total", c->tx_pkts_total, true);
-	json_int(f, "rx_pkts_total", c->rx_pkts_total, true);
 	json_int(f, "rx_queued", c->rx_queued, true);
 	json_int(f, "tx_queued", c->tx_queued, true);
 	json_int(f, "peer_credit", c->peer_credit, true);

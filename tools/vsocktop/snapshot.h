@@ -64,7 +64,6 @@ struct vt_conn {
 	const char *state;		/* "ESTAB", "SYN_SENT", "LISTEN", ... */
 	int64_t tx_bytes, rx_bytes;	/* this interval */
 	int64_t tx_bytes_total, rx_bytes_total;
-	int64_t tx_pkts_total, rx_pkts_total;
 	int64_t rx_queued, tx_queued;
 	int64_t peer_credit, peer_buf_alloc;
 	int64_t credit_stalls;		/* since start */

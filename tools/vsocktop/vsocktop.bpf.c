@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vsocktop's BPF side: programs on the mvsock:* tracepoints (tp_btf, or
- * raw_tp where tp_btf cannot attach) count per device and per connection
- * into maps; on a stock kernel two programs on upstream's
- * vsock:virtio_transport_{alloc,recv}_pkt tracepoints fill the same maps.
- * Every event is a few map updates; nothing goes to user space per event.
+ * vsocktop's BPF side. With mvsock, programs on five mvsock:* tracepoints
+ * (tp_btf, or raw_tp where tp_btf cannot attach) fill per-device maps:
+ * completion and delivery latency histograms, the interval's largest
+ * queue depth, credit stalls, driver queues; and per connection its
+ * stalls, when it was established and its final byte counts. Packet and
+ * byte counts are the kernel's own (the registry, sock_diag): no program
+ * runs per packet sent or received, only per completion and per read.
+ * On a stock kernel two programs on upstream's
+ * vsock:virtio_transport_{alloc,recv}_pkt tracepoints count per device and
+ * per connection. Nothing goes to user space per event.
  * Maps and their values: vsocktop.h.
  */
 #include "vmlinux.h"
@@ -24,19 +29,13 @@ char LICENSE[] SEC("license") = "GPL";
 volatile __u64 start_ns;
 volatile __u64 epoch;
 
+/* indexed by registry id (ids are reused, the smallest free first) */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VT_MAX_DEVS);
 	__type(key, __u32);
 	__type(value, struct vt_dev_stats);
 } dev_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, VT_MAX_DEVS);
-	__type(key, __u32);
-	__type(value, struct vt_dev_max);
-} dev_max SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -66,9 +65,21 @@ struct {
 	__type(value, struct vt_stock_conn);
 } stock_conn SEC(".maps");
 
-/* zeroed values to insert from; too big for the BPF stack */
-const struct vt_dev_stats zero_dev = {};
-const struct vt_dev_max zero_max = {};
+/* mvsock: connections established since start (value: when) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VT_MAX_CONNS);
+	__type(key, struct vt_conn_key);
+	__type(value, __u64);
+} conn_born SEC(".maps");
+
+/* mvsock: the final byte counts of connections that closed */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VT_MAX_CONNS);
+	__type(key, struct vt_conn_key);
+	__type(value, struct vt_conn_final);
+} conn_closed SEC(".maps");
 
 static __always_inline void *vt_lookup_init(void *map, const void *key,
 					    const void *zero)
@@ -81,21 +92,21 @@ static __always_inline void *vt_lookup_init(void *map, const void *key,
 	return bpf_map_lookup_elem(map, key);
 }
 
+/* (an array lookup: the verifier inlines it) */
 static __always_inline struct vt_dev_stats *vt_dev(__u32 id)
 {
-	return vt_lookup_init(&dev_stats, &id, &zero_dev);
+	if (id >= VT_MAX_DEVS)
+		return NULL;
+	return bpf_map_lookup_elem(&dev_stats, &id);
 }
 
 /* this interval's slot of the device's maxima */
-static __always_inline struct vt_dev_max_slot *vt_max_slot(__u32 id)
+static __always_inline struct vt_dev_max_slot *vt_max_slot(struct vt_dev_stats *d)
 {
-	struct vt_dev_max *m = vt_lookup_init(&dev_max, &id, &zero_max);
 	__u64 e = epoch;
 	struct vt_dev_max_slot *s;
 
-	if (!m)
-		return NULL;
-	s = &m->slot[e & 1];
+	s = &d->max[e & 1];
 	if (s->epoch != e) {
 		s->epoch = e;
 		s->queue_max = 0;
@@ -159,12 +170,13 @@ static __always_inline void vt_conn_pkt(const struct vt_conn_key *key, bool tx,
 	}
 }
 
-static __always_inline void vt_dev_pkt(__u32 id, bool tx, __u32 len, bool rw)
+static __always_inline struct vt_dev_stats *vt_dev_pkt(__u32 id, bool tx, __u32 len,
+						       bool rw)
 {
 	struct vt_dev_stats *d = vt_dev(id);
 
 	if (!d)
-		return;
+		return NULL;
 	if (tx) {
 		d->tx_pkts++;
 		if (rw)
@@ -174,64 +186,49 @@ static __always_inline void vt_dev_pkt(__u32 id, bool tx, __u32 len, bool rw)
 		if (rw)
 			d->rx_bytes += len;
 	}
+	return d;
 }
+
+/*
+ * A field of a tracepoint argument: a plain load in tp_btf programs (the
+ * verifier knows the type), a CO-RE probe read in raw_tp programs. @btf
+ * is a constant in each program, so only one of the two is compiled in.
+ */
+#define VT_READ(btf, ptr, ...) \
+	((btf) ? (ptr)->__VA_ARGS__ : BPF_CORE_READ(ptr, __VA_ARGS__))
 
 /* ---- mvsock ------------------------------------------------------------ */
 
-static __always_inline void vt_mv_pkt(const struct mvsock_dev *dev,
-				      struct sk_buff *skb, bool tx)
-{
-	struct virtio_vsock_hdr hdr;
-	struct vt_dev_max_slot *m;
-	struct vt_conn_key key;
-	__u32 id, depth;
-	bool rw;
-
-	if (!dev || !skb)
-		return;
-	if (bpf_probe_read_kernel(&hdr, sizeof(hdr), BPF_CORE_READ(skb, data)))
-		return;
-	id = BPF_CORE_READ(dev, id);
-	rw = hdr.op == VT_OP_RW;
-	vt_dev_pkt(id, tx, hdr.len, rw);
-	if (tx) {
-		key.local_cid = hdr.src_cid;
-		key.local_port = hdr.src_port;
-		key.peer_cid = hdr.dst_cid;
-		key.peer_port = hdr.dst_port;
-	} else {
-		key.local_cid = hdr.dst_cid;
-		key.local_port = hdr.dst_port;
-		key.peer_cid = hdr.src_cid;
-		key.peer_port = hdr.src_port;
-	}
-	vt_conn_pkt(&key, tx, hdr.len, rw, id);
-	/* the depth as the packet events' queued field shows it */
-	depth = BPF_CORE_READ(dev, queued.counter) + (tx ? 1 : 0);
-	m = vt_max_slot(id);
-	if (m && depth > m->queue_max)
-		m->queue_max = depth;
-}
-
+/*
+ * A device is done with a packet we handed it: its completion latency,
+ * and the queue depth just before (the packet is no longer counted): the
+ * largest depth of an interval shows at a completion, as each packet
+ * handed to the device completes or is dropped. (The packet and byte
+ * counts are the kernel's own, in the registry.)
+ */
 static __always_inline void vt_mv_done(const struct mvsock_dev *dev,
-				       __u64 latency_ns)
+				       __u64 latency_ns, bool btf)
 {
 	struct vt_dev_max_slot *m;
 	struct vt_dev_stats *d;
-	__u32 id, slot;
+	__u32 slot, depth;
 
-	if (!dev || !latency_ns)
+	if (!dev)
 		return;
-	id = BPF_CORE_READ(dev, id);
-	d = vt_dev(id);
+	d = vt_dev(VT_READ(btf, dev, id));
 	if (!d)
+		return;
+	depth = VT_READ(btf, dev, queued.counter) + 1;
+	m = vt_max_slot(d);
+	if (depth > m->queue_max)
+		m->queue_max = depth;
+	if (!latency_ns)
 		return;
 	slot = vt_log2(latency_ns);
 	if (slot < VT_SLOTS)
 		d->tx_hist[slot]++;
 	d->tx_sum_ns += latency_ns;
-	m = vt_max_slot(id);
-	if (m && latency_ns > m->tx_lat_max)
+	if (latency_ns > m->tx_lat_max)
 		m->tx_lat_max = latency_ns;
 }
 
@@ -243,17 +240,13 @@ static __always_inline int vt_sk_dev(const struct sock *sk)
 	return dev ? (int)BPF_CORE_READ(dev, id) : -1;
 }
 
-static __always_inline void vt_mv_deliver(const struct sock *sk, __u64 queue_ns)
+static __always_inline void vt_mv_deliver(int id, __u64 queue_ns)
 {
 	struct vt_dev_max_slot *m;
 	struct vt_dev_stats *d;
 	__u32 slot;
-	int id;
 
-	if (!sk || !queue_ns)
-		return;
-	id = vt_sk_dev(sk);
-	if (id < 0)
+	if (id < 0 || !queue_ns)
 		return;
 	d = vt_dev(id);
 	if (!d)
@@ -262,8 +255,8 @@ static __always_inline void vt_mv_deliver(const struct sock *sk, __u64 queue_ns)
 	if (slot < VT_SLOTS)
 		d->rx_hist[slot]++;
 	d->rx_sum_ns += queue_ns;
-	m = vt_max_slot(id);
-	if (m && queue_ns > m->rx_lat_max)
+	m = vt_max_slot(d);
+	if (queue_ns > m->rx_lat_max)
 		m->rx_lat_max = queue_ns;
 }
 
@@ -275,10 +268,20 @@ static __always_inline __u64 vt_clamp_stall(__u64 duration_ns)
 	return now - duration_ns < start_ns ? now - start_ns : duration_ns;
 }
 
+/* a socket's connection as the maps key it */
+static __always_inline void vt_sk_key(const struct sock *sk, struct vt_conn_key *key)
+{
+	const struct mvsock_sock *vsk = (const void *)sk;
+
+	key->local_cid = BPF_CORE_READ(vsk, src_cid);
+	key->local_port = BPF_CORE_READ(vsk, local.svm_port);
+	key->peer_cid = BPF_CORE_READ(vsk, remote.svm_cid);
+	key->peer_port = BPF_CORE_READ(vsk, remote.svm_port);
+}
+
 static __always_inline void vt_mv_stall(const struct sock *sk, bool begin,
 					__u64 duration_ns)
 {
-	const struct mvsock_sock *vsk = (const void *)sk;
 	struct vt_conn_stall zero = {}, *c;
 	struct vt_dev_stats *d = NULL;
 	struct vt_conn_key key;
@@ -286,10 +289,7 @@ static __always_inline void vt_mv_stall(const struct sock *sk, bool begin,
 
 	if (!sk)
 		return;
-	key.local_cid = BPF_CORE_READ(vsk, src_cid);
-	key.local_port = BPF_CORE_READ(vsk, local.svm_port);
-	key.peer_cid = BPF_CORE_READ(vsk, remote.svm_cid);
-	key.peer_port = BPF_CORE_READ(vsk, remote.svm_port);
+	vt_sk_key(sk, &key);
 	c = vt_lookup_init(&conn_stall, &key, &zero);
 	id = vt_sk_dev(sk);
 	if (id >= 0)
@@ -312,15 +312,40 @@ static __always_inline void vt_mv_stall(const struct sock *sk, bool begin,
 		d->limited_ns += duration_ns;
 }
 
+#define VT_TCP_ESTABLISHED	1
+#define VT_TCP_CLOSE		7
+
+/* a connection established (counts from 0) or over (its final counts) */
+static __always_inline void vt_mv_state(const struct sock *sk, int state)
+{
+	const struct mvsock_sock *vsk = (const void *)sk;
+	struct vt_conn_final f;
+	struct vt_conn_key key;
+	__u64 now;
+
+	if (!sk || (state != VT_TCP_ESTABLISHED && state != VT_TCP_CLOSE))
+		return;
+	vt_sk_key(sk, &key);
+	now = bpf_ktime_get_ns();
+	if (state == VT_TCP_ESTABLISHED) {
+		bpf_map_update_elem(&conn_born, &key, &now, BPF_ANY);
+		return;
+	}
+	f.sent = BPF_CORE_READ(vsk, tx_total);
+	f.received = BPF_CORE_READ(vsk, rx_total);
+	f.ns = now;
+	bpf_map_update_elem(&conn_closed, &key, &f, BPF_ANY);
+}
+
 static __always_inline void vt_mv_queue(const struct mvsock_dev *dev,
-					__u32 kind, __u32 depth)
+					__u32 kind, __u32 depth, bool btf)
 {
 	struct vt_dev_queues init = { .depth = { -1, -1, -1, -1 } }, *q;
 	__u32 id;
 
 	if (!dev || kind >= 4)
 		return;
-	id = BPF_CORE_READ(dev, id);
+	id = VT_READ(btf, dev, id);
 	q = vt_lookup_init(&dev_queues, &id, &init);
 	/* bound the index in the register the store uses */
 	kind &= 3;
@@ -331,54 +356,43 @@ static __always_inline void vt_mv_queue(const struct mvsock_dev *dev,
 
 /*
  * Each handler twice: tp_btf (BTF-typed arguments) and raw_tp, the
- * fallback where tp_btf cannot attach. vsocktop loads one set.
+ * fallback where tp_btf cannot attach; @btf tells the handler which. The
+ * names stay within the kernel's 15 characters (bpftool prog show name).
+ * vsocktop loads one set.
  */
-#define VT_PROGS(name, args, body)				\
-SEC("tp_btf/mvsock_" #name)					\
-int BPF_PROG(btf_##name, args) body				\
-SEC("raw_tp/mvsock_" #name)					\
-int BPF_PROG(raw_##name, args) body
+#define VT_PROGS(name, tp, args, call)				\
+SEC("tp_btf/mvsock_" #tp)					\
+int BPF_PROG(btf_##name, args)					\
+{								\
+	const bool btf = true;					\
+	(void)btf;						\
+	call;							\
+	return 0;						\
+}								\
+SEC("raw_tp/mvsock_" #tp)					\
+int BPF_PROG(raw_##name, args)					\
+{								\
+	const bool btf = false;					\
+	(void)btf;						\
+	call;							\
+	return 0;						\
+}
 
 #define VT_ARGS(...) __VA_ARGS__
 
-VT_PROGS(pkt_tx, VT_ARGS(const struct mvsock_dev *dev, struct sk_buff *skb),
-{
-	vt_mv_pkt(dev, skb, true);
-	return 0;
-})
-
-VT_PROGS(pkt_rx, VT_ARGS(const struct mvsock_dev *dev, struct sk_buff *skb),
-{
-	vt_mv_pkt(dev, skb, false);
-	return 0;
-})
-
-VT_PROGS(pkt_done, VT_ARGS(const struct mvsock_dev *dev, struct sk_buff *skb,
-			   __u64 latency_ns),
-{
-	vt_mv_done(dev, latency_ns);
-	return 0;
-})
-
-VT_PROGS(deliver, VT_ARGS(const struct sock *sk, __u32 len, __u64 queue_ns,
-			  __u32 left),
-{
-	vt_mv_deliver(sk, queue_ns);
-	return 0;
-})
-
-VT_PROGS(credit_stall, VT_ARGS(const struct sock *sk, bool begin, __u32 credit,
-			       __u64 duration_ns),
-{
-	vt_mv_stall(sk, begin, duration_ns);
-	return 0;
-})
-
-VT_PROGS(queue, VT_ARGS(const struct mvsock_dev *dev, __u32 kind, __u32 depth),
-{
-	vt_mv_queue(dev, kind, depth);
-	return 0;
-})
+VT_PROGS(pkt_done, pkt_done, VT_ARGS(const struct mvsock_dev *dev,
+				     struct sk_buff *skb, __u64 latency_ns),
+	 vt_mv_done(dev, latency_ns, btf))
+VT_PROGS(sock_state, sock_state, VT_ARGS(const struct sock *sk, int old, int new),
+	 vt_mv_state(sk, new))
+VT_PROGS(deliver, deliver, VT_ARGS(const struct sock *sk, __u32 len, __u64 queue_ns,
+				   __u32 left, int dev_id),
+	 vt_mv_deliver(dev_id, queue_ns))
+VT_PROGS(stall, credit_stall, VT_ARGS(const struct sock *sk, bool begin, __u32 credit,
+				      __u64 duration_ns),
+	 vt_mv_stall(sk, begin, duration_ns))
+VT_PROGS(queue, queue, VT_ARGS(const struct mvsock_dev *dev, __u32 kind, __u32 depth),
+	 vt_mv_queue(dev, kind, depth, btf))
 
 /* ---- stock vsock ------------------------------------------------------- */
 

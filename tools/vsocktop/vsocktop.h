@@ -9,7 +9,7 @@
 #define VSOCKTOP_H
 
 #define VT_SLOTS	64	/* log2 histogram of nanoseconds */
-#define VT_MAX_DEVS	256
+#define VT_MAX_DEVS	256	/* devices with a registry id >= this are not counted */
 #define VT_MAX_CONNS	16384
 
 /*
@@ -19,17 +19,6 @@
  */
 #define VT_STOCK_LOOPBACK	0
 #define VT_STOCK_VIRTIO		1
-
-/* per device, per CPU: counters since the programs were loaded */
-struct vt_dev_stats {
-	__u64 tx_pkts, rx_pkts;		/* every packet of every op */
-	__u64 tx_bytes, rx_bytes;	/* payload of OP_RW packets */
-	__u64 stalls;			/* credit stalls begun */
-	__u64 limited_ns;		/* credit-stall time of ended stalls */
-	__u64 tx_hist[VT_SLOTS];	/* pkt_done latency_ns */
-	__u64 rx_hist[VT_SLOTS];	/* deliver queue_ns */
-	__u64 tx_sum_ns, rx_sum_ns;
-};
 
 /*
  * per device, per CPU: maxima of one interval. Slot (epoch & 1) belongs to
@@ -43,8 +32,20 @@ struct vt_dev_max_slot {
 	__u64 tx_lat_max, rx_lat_max;	/* ns */
 };
 
-struct vt_dev_max {
-	struct vt_dev_max_slot slot[2];
+/*
+ * per device, per CPU: counters since the programs were loaded (mvsock:
+ * the packet and byte counts are the kernel's own, from the registry)
+ */
+struct vt_dev_stats {
+	__u64 tx_pkts, rx_pkts;		/* stock: every packet of every op */
+	__u64 tx_bytes, rx_bytes;	/* stock: payload of OP_RW packets */
+	__u64 stalls;			/* credit stalls begun */
+	__u64 limited_ns;		/* credit-stall time of ended stalls */
+	__u64 tx_hist[VT_SLOTS];	/* pkt_done latency_ns */
+	__u64 rx_hist[VT_SLOTS];	/* deliver queue_ns */
+	__u64 tx_sum_ns, rx_sum_ns;
+	/* (in the same value: one map lookup per event) */
+	struct vt_dev_max_slot max[2];
 };
 
 /* a device's driver queues (mvsock_queue events): last depth reported */
@@ -58,12 +59,25 @@ struct vt_conn_key {
 	__u32 peer_cid, peer_port;
 };
 
-/* per connection, per CPU: traffic counters */
+/* stock: per connection, per CPU: traffic counters */
 struct vt_conn_stats {
 	__u64 tx_pkts, rx_pkts;
 	__u64 tx_bytes, rx_bytes;
 	__s32 dev_id;			/* last device seen, -1: none */
 	__u32 pad;
+};
+
+/*
+ * mvsock: a connection's byte counters come from the socket itself
+ * (sock_diag's MVSOCK_DIAG_INFO bytes_sent/bytes_received), not from a
+ * map update per packet. Two state changes are caught: a connection
+ * established after vsocktop started counts from 0 (conn_born), and one
+ * that closed leaves its final counters (conn_closed) for the interval
+ * that sees it gone.
+ */
+struct vt_conn_final {
+	__u64 sent, received;
+	__u64 ns;			/* when it closed */
 };
 
 /* per connection, shared: credit stalls (rare events) */

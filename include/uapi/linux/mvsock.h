@@ -84,6 +84,8 @@ struct mvsock_diag_info {
 	__s32 owner_pid;	/* tgid that created or accepted it, 0: none */
 	__u64 stall_ns;		/* stalled: how long so far (CLOCK_MONOTONIC) */
 	char owner_comm[16];	/* that task's comm */
+	__u64 bytes_sent;	/* payload bytes sent since the socket was made */
+	__u64 bytes_received;	/* payload bytes received (queued) likewise */
 };
 
 /*
