@@ -48,6 +48,7 @@ static void mvsock_diag_info_get(struct mvsock_sock *vsk,
 	info->owner_comm[sizeof(info->owner_comm) - 1] = '\0';
 	info->bytes_sent = READ_ONCE(vsk->tx_total);
 	info->bytes_received = READ_ONCE(vsk->rx_total);
+	info->created_ns = vsk->created_ns;
 }
 
 static int mvsock_diag_put_info(struct sk_buff *skb, struct mvsock_sock *vsk)

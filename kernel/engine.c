@@ -23,7 +23,7 @@ void mvsock_set_state(struct sock *sk, int state)
 
 	if (old == state)
 		return;
-	trace_mvsock_sock_state(sk, old, state);
+	trace_mvsock_sock_state(sk, old, state, mvsock_sk(sk));
 	WRITE_ONCE(sk->sk_state, state);
 }
 

@@ -175,6 +175,7 @@ struct mvsock_sock {
 	 */
 	pid_t owner_pid;
 	char owner_comm[TASK_COMM_LEN];
+	u64 created_ns;		/* ktime_get_ns() at allocation, for sock_diag */
 
 	bool rst_sent;
 	bool close_pending;

@@ -65,8 +65,9 @@ DEFINE_EVENT(mvsock_pkt_class, mvsock_pkt_rx,
 	TP_ARGS(dev, skb));
 
 TRACE_EVENT(mvsock_sock_state,
-	TP_PROTO(const struct sock *sk, int old, int new),
-	TP_ARGS(sk, old, new),
+	TP_PROTO(const struct sock *sk, int old, int new,
+		 const struct mvsock_sock *vsk),
+	TP_ARGS(sk, old, new, vsk),
 	TP_STRUCT__entry(
 		__field(const void *, skaddr)
 		__field(u32, local_cid)
@@ -79,8 +80,6 @@ TRACE_EVENT(mvsock_sock_state,
 		__field(s32, dev_id)
 	),
 	TP_fast_assign(
-		const struct mvsock_sock *vsk = (const struct mvsock_sock *)sk;
-
 		__entry->skaddr = sk;
 		__entry->local_cid = vsk->local.svm_cid;
 		__entry->local_port = vsk->local.svm_port;

@@ -80,6 +80,7 @@ static struct sock *mvsock_sk_alloc(struct net *net, struct socket *sock,
 	sk->sk_destruct = mvsock_sk_destruct;
 	sk->sk_state = TCP_CLOSE;
 	mvsock_sk_init_proto(mvsock_sk(sk), parent);
+	mvsock_sk(sk)->created_ns = ktime_get_ns();
 	if (parent) {
 		mvsock_sk(sk)->owner_pid = parent->owner_pid;
 		memcpy(mvsock_sk(sk)->owner_comm, parent->owner_comm,

@@ -65,17 +65,11 @@ _Static_assert(sizeof(struct vt_kv_stall) ==
 _Static_assert(sizeof(struct vt_kv_stock) ==
 	       sizeof(struct vt_conn_key) + sizeof(struct vt_stock_conn), "padding");
 
-struct vt_kv_born {
-	struct vt_conn_key key;
-	__u64 v;
-};
-
 struct vt_kv_closed {
 	struct vt_conn_key key;
 	struct vt_conn_final v;
 };
 
-_Static_assert(sizeof(struct vt_kv_born) == sizeof(struct vt_conn_key) + 8, "padding");
 _Static_assert(sizeof(struct vt_kv_closed) ==
 	       sizeof(struct vt_conn_key) + sizeof(struct vt_conn_final), "padding");
 
@@ -111,7 +105,6 @@ struct vt_collector {
 	VT_ARRAY(struct vt_cstat, prev);
 	VT_ARRAY(struct vt_kv_stall, stalls);
 	VT_ARRAY(struct vt_kv_stock, stock);
-	VT_ARRAY(struct vt_kv_born, born);
 	VT_ARRAY(struct vt_kv_closed, closed);
 	VT_ARRAY(struct vt_ctrack, track);	/* as of the previous call */
 	VT_ARRAY(struct vt_ctrack, ntrack);	/* this call's */
@@ -395,10 +388,8 @@ static void vt_read_stock(struct vt_collector *c)
 				&c->stock.n, &c->stock.cap, sizeof(struct vt_stock_conn));
 }
 
-static void vt_read_born_closed(struct vt_collector *c)
+static void vt_read_closed(struct vt_collector *c)
 {
-	c->born.v = vt_read_kv(bpf_map__fd(c->skel->maps.conn_born), c->born.v,
-			       &c->born.n, &c->born.cap, sizeof(__u64));
 	c->closed.v = vt_read_kv(bpf_map__fd(c->skel->maps.conn_closed), c->closed.v,
 				 &c->closed.n, &c->closed.cap, sizeof(struct vt_conn_final));
 }
@@ -789,9 +780,9 @@ static void vt_conn_stock(struct vt_collector *c, struct vt_conn *r,
 
 /*
  * A live connection's bytes: since the previous snapshot, and since it
- * was first counted: from 0 when it was established after start (or in
- * the baseline's dump with a conn_born entry), else from the value at
- * start. A new cookie under a known 4-tuple is a new connection.
+ * was first counted: from 0 when the socket was made after start, else
+ * from its value at start. A new cookie under a known 4-tuple is a new
+ * connection.
  */
 static void vt_track_sock(struct vt_collector *c, struct vt_conn *r,
 			  const struct vt_dsock *d, const struct vt_conn_key *k)
@@ -810,7 +801,7 @@ static void vt_track_sock(struct vt_collector *c, struct vt_conn *r,
 		n->base_rx = t->base_rx;
 		n->last_tx = t->last_tx;
 		n->last_rx = t->last_rx;
-	} else if (!vt_find(c->born, k)) {
+	} else if (d->info.created_ns < c->start_ns) {
 		/* it was there before vsocktop: its counts start now */
 		n->base_tx = n->last_tx = tx;
 		n->base_rx = n->last_rx = rx;
@@ -831,10 +822,10 @@ static void vt_track_sock(struct vt_collector *c, struct vt_conn *r,
  * (when they moved anything). The entries are consumed; a closed key
  * still in the dump (closed after it) waits for the next call.
  */
-static void vt_track_closed(struct vt_collector *c, bool rows, uint64_t now)
+static void vt_track_closed(struct vt_collector *c, bool rows)
 {
 	VT_ARRAY(struct vt_conn_key, del) = { 0 };
-	VT_ARRAY(struct vt_conn_key, del_born) = { 0 };
+	VT_ARRAY(struct vt_conn_key, del_stall) = { 0 };
 
 	for (int i = 0; i < c->closed.n; i++) {
 		const struct vt_kv_closed *e = &c->closed.v[i];
@@ -845,14 +836,14 @@ static void vt_track_closed(struct vt_collector *c, bool rows, uint64_t now)
 		if (vt_find(c->ntrack, &e->key))
 			continue;
 		*VT_PUSH(del) = e->key;
-		if (vt_find(c->born, &e->key))
-			*VT_PUSH(del_born) = e->key;
+		if (vt_find(c->stalls, &e->key))
+			*VT_PUSH(del_stall) = e->key;
 		if (t) {
 			base_tx = t->base_tx;
 			base_rx = t->base_rx;
 			last_tx = t->last_tx;
 			last_rx = t->last_rx;
-		} else if (!vt_find(c->born, &e->key)) {
+		} else if (e->v.created_ns < c->start_ns) {
 			continue;	/* older than vsocktop, never seen */
 		}
 		if (!rows || (e->v.sent == last_tx && e->v.received == last_rx))
@@ -864,18 +855,10 @@ static void vt_track_closed(struct vt_collector *c, bool rows, uint64_t now)
 		r->tx_bytes_total = e->v.sent - base_tx;
 		r->rx_bytes_total = e->v.received - base_rx;
 	}
-	/* births the dump has seen, and stale ones, are done with */
-	for (int i = 0; i < c->born.n; i++) {
-		const struct vt_kv_born *b = &c->born.v[i];
-
-		if (vt_find(c->ntrack, &b->key) || now - b->v > 60000000000ULL)
-			*VT_PUSH(del_born) = b->key;
-	}
 	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_closed), del.v, del.n);
-	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_stall), del.v, del.n);
-	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_born), del_born.v, del_born.n);
+	vt_delete_keys(bpf_map__fd(c->skel->maps.conn_stall), del_stall.v, del_stall.n);
 	free(del.v);
-	free(del_born.v);
+	free(del_stall.v);
 }
 
 /* this call's tracked connections become the next call's "before" */
@@ -1108,17 +1091,16 @@ static int vt_collect_conns(struct vt_collector *c, uint64_t now)
 	vt_read_stalls(c);
 	if (c->mode == VT_MODE_MVSOCK) {
 		/*
-		 * The maps after the dump: a socket in the dump that was born
-		 * after start has its conn_born entry by now, and one that
-		 * is gone from it has its conn_closed entry.
+		 * The map after the dump: a socket that is gone from the dump
+		 * has its conn_closed entry by now.
 		 */
 		if (vt_diag_dump(c))
 			return -1;
-		vt_read_born_closed(c);
+		vt_read_closed(c);
 		for (int i = 0; i < c->socks.n; i++)
 			vt_add_sock(c, &c->socks.v[i], now);
 		qsort(c->ntrack.v, c->ntrack.n, sizeof(*c->ntrack.v), vt_key_cmp);
-		vt_track_closed(c, true, now);
+		vt_track_closed(c, true);
 		vt_track_swap(c);
 		return 0;
 	}
@@ -1201,7 +1183,7 @@ static int vt_baseline(struct vt_collector *c)
 	}
 	if (vt_diag_dump(c))
 		return -1;
-	vt_read_born_closed(c);
+	vt_read_closed(c);
 	for (int i = 0; i < c->socks.n; i++) {
 		const struct vt_dsock *d = &c->socks.v[i];
 		struct vt_conn_key k = { d->info.src_cid, d->msg.vdiag_src_port,
@@ -1253,7 +1235,6 @@ void vt_collector_free(struct vt_collector *c)
 	free(c->prev.v);
 	free(c->stalls.v);
 	free(c->stock.v);
-	free(c->born.v);
 	free(c->closed.v);
 	free(c->track.v);
 	free(c->ntrack.v);

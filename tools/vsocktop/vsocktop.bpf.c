@@ -4,7 +4,7 @@
  * (tp_btf, or raw_tp where tp_btf cannot attach) fill per-device maps:
  * completion and delivery latency histograms, the interval's largest
  * queue depth, credit stalls, driver queues; and per connection its
- * stalls, when it was established and its final byte counts. Packet and
+ * stalls and, when it closes, its final byte counts. Packet and
  * byte counts are the kernel's own (the registry, sock_diag): no program
  * runs per packet sent or received, only per completion and per read.
  * On a stock kernel two programs on upstream's
@@ -65,17 +65,9 @@ struct {
 	__type(value, struct vt_stock_conn);
 } stock_conn SEC(".maps");
 
-/* mvsock: connections established since start (value: when) */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VT_MAX_CONNS);
-	__type(key, struct vt_conn_key);
-	__type(value, __u64);
-} conn_born SEC(".maps");
-
 /* mvsock: the final byte counts of connections that closed */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VT_MAX_CONNS);
 	__type(key, struct vt_conn_key);
 	__type(value, struct vt_conn_final);
@@ -312,28 +304,30 @@ static __always_inline void vt_mv_stall(const struct sock *sk, bool begin,
 		d->limited_ns += duration_ns;
 }
 
-#define VT_TCP_ESTABLISHED	1
-#define VT_TCP_CLOSE		7
+#define VT_TCP_CLOSE	7
 
-/* a connection established (counts from 0) or over (its final counts) */
-static __always_inline void vt_mv_state(const struct sock *sk, int state)
+/*
+ * A connection is over: its final byte counts, when it moved any payload
+ * (a connection without payload has nothing to add to the sums). @vsk is
+ * the tracepoint's appended argument, so that tp_btf reads it directly.
+ */
+static __always_inline void vt_mv_state(const struct mvsock_sock *vsk, int state,
+					bool btf)
 {
-	const struct mvsock_sock *vsk = (const void *)sk;
 	struct vt_conn_final f;
 	struct vt_conn_key key;
-	__u64 now;
 
-	if (!sk || (state != VT_TCP_ESTABLISHED && state != VT_TCP_CLOSE))
+	if (state != VT_TCP_CLOSE || !vsk)
 		return;
-	vt_sk_key(sk, &key);
-	now = bpf_ktime_get_ns();
-	if (state == VT_TCP_ESTABLISHED) {
-		bpf_map_update_elem(&conn_born, &key, &now, BPF_ANY);
+	f.sent = VT_READ(btf, vsk, tx_total);
+	f.received = VT_READ(btf, vsk, rx_total);
+	if (!f.sent && !f.received)
 		return;
-	}
-	f.sent = BPF_CORE_READ(vsk, tx_total);
-	f.received = BPF_CORE_READ(vsk, rx_total);
-	f.ns = now;
+	f.created_ns = VT_READ(btf, vsk, created_ns);
+	key.local_cid = VT_READ(btf, vsk, src_cid);
+	key.local_port = VT_READ(btf, vsk, local.svm_port);
+	key.peer_cid = VT_READ(btf, vsk, remote.svm_cid);
+	key.peer_port = VT_READ(btf, vsk, remote.svm_port);
 	bpf_map_update_elem(&conn_closed, &key, &f, BPF_ANY);
 }
 
@@ -383,8 +377,9 @@ int BPF_PROG(raw_##name, args)					\
 VT_PROGS(pkt_done, pkt_done, VT_ARGS(const struct mvsock_dev *dev,
 				     struct sk_buff *skb, __u64 latency_ns),
 	 vt_mv_done(dev, latency_ns, btf))
-VT_PROGS(sock_state, sock_state, VT_ARGS(const struct sock *sk, int old, int new),
-	 vt_mv_state(sk, new))
+VT_PROGS(sock_state, sock_state, VT_ARGS(const struct sock *sk, int old, int new,
+					 const struct mvsock_sock *vsk),
+	 vt_mv_state(vsk, new, btf))
 VT_PROGS(deliver, deliver, VT_ARGS(const struct sock *sk, __u32 len, __u64 queue_ns,
 				   __u32 left, int dev_id),
 	 vt_mv_deliver(dev_id, queue_ns))

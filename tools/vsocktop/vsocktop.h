@@ -70,14 +70,13 @@ struct vt_conn_stats {
 /*
  * mvsock: a connection's byte counters come from the socket itself
  * (sock_diag's MVSOCK_DIAG_INFO bytes_sent/bytes_received), not from a
- * map update per packet. Two state changes are caught: a connection
- * established after vsocktop started counts from 0 (conn_born), and one
- * that closed leaves its final counters (conn_closed) for the interval
- * that sees it gone.
+ * map update per packet; one made after vsocktop started counts from 0
+ * (created_ns). A connection that closed after moving payload leaves its
+ * final counters (conn_closed) for the snapshot that finds it gone.
  */
 struct vt_conn_final {
 	__u64 sent, received;
-	__u64 ns;			/* when it closed */
+	__u64 created_ns;		/* when the socket was made */
 };
 
 /* per connection, shared: credit stalls (rare events) */

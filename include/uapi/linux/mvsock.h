@@ -86,6 +86,7 @@ struct mvsock_diag_info {
 	char owner_comm[16];	/* that task's comm */
 	__u64 bytes_sent;	/* payload bytes sent since the socket was made */
 	__u64 bytes_received;	/* payload bytes received (queued) likewise */
+	__u64 created_ns;	/* when the socket was made (CLOCK_MONOTONIC) */
 };
 
 /*
