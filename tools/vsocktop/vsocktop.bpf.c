@@ -44,6 +44,10 @@ struct {
 	__type(value, struct vt_dev_queues);
 } dev_queues SEC(".maps");
 
+/*
+ * stock: per connection (a map of the other mode is sized to 1 entry at
+ * load time)
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, VT_MAX_CONNS);
@@ -65,7 +69,7 @@ struct {
 	__type(value, struct vt_stock_conn);
 } stock_conn SEC(".maps");
 
-/* mvsock: the final byte counts of connections that closed */
+/* mvsock: the final byte counts of connections that closed with payload */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VT_MAX_CONNS);
@@ -135,50 +139,6 @@ static __always_inline __u32 vt_log2(__u64 v)
 	if (v >= 1 << 1)
 		r += 1;
 	return r;
-}
-
-/* count one packet on a connection, from the side @key names */
-static __always_inline void vt_conn_pkt(const struct vt_conn_key *key, bool tx,
-					__u32 len, bool rw, __s32 dev_id)
-{
-	struct vt_conn_stats zero = {}, *c;
-
-	c = bpf_map_lookup_elem(&conn_stats, key);
-	if (!c) {
-		bpf_map_update_elem(&conn_stats, key, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&conn_stats, key);
-		if (!c)
-			return;
-	}
-	c->dev_id = dev_id;
-	if (tx) {
-		c->tx_pkts++;
-		if (rw)
-			c->tx_bytes += len;
-	} else {
-		c->rx_pkts++;
-		if (rw)
-			c->rx_bytes += len;
-	}
-}
-
-static __always_inline struct vt_dev_stats *vt_dev_pkt(__u32 id, bool tx, __u32 len,
-						       bool rw)
-{
-	struct vt_dev_stats *d = vt_dev(id);
-
-	if (!d)
-		return NULL;
-	if (tx) {
-		d->tx_pkts++;
-		if (rw)
-			d->tx_bytes += len;
-	} else {
-		d->rx_pkts++;
-		if (rw)
-			d->rx_bytes += len;
-	}
-	return d;
 }
 
 /*
@@ -390,6 +350,47 @@ VT_PROGS(queue, queue, VT_ARGS(const struct mvsock_dev *dev, __u32 kind, __u32 d
 	 vt_mv_queue(dev, kind, depth, btf))
 
 /* ---- stock vsock ------------------------------------------------------- */
+
+/* count one packet on a connection, from the side @key names */
+static __always_inline void vt_conn_pkt(const struct vt_conn_key *key, bool tx,
+					__u32 len, bool rw, __s32 dev_id)
+{
+	struct vt_conn_stats zero = {}, *c;
+
+	c = vt_lookup_init(&conn_stats, key, &zero);
+	if (!c)
+		return;
+	c->dev_id = dev_id;
+	if (tx) {
+		c->tx_pkts++;
+		if (rw)
+			c->tx_bytes += len;
+	} else {
+		c->rx_pkts++;
+		if (rw)
+			c->rx_bytes += len;
+	}
+}
+
+static __always_inline struct vt_dev_stats *vt_dev_pkt(__u32 id, bool tx, __u32 len,
+						       bool rw)
+{
+	struct vt_dev_stats *d = vt_dev(id);
+
+	if (!d)
+		return NULL;
+	if (tx) {
+		d->tx_pkts++;
+		if (rw)
+			d->tx_bytes += len;
+	} else {
+		d->rx_pkts++;
+		if (rw)
+			d->rx_bytes += len;
+	}
+	return d;
+}
+
 
 static __always_inline __u32 vt_stock_dev(__u32 src_cid, __u32 dst_cid)
 {

@@ -257,7 +257,13 @@ static struct vsocktop_bpf *vt_load(enum vt_mode mode, const char *prefix, int *
 		*err = -errno;
 		return NULL;
 	}
-	(void)mode;
+	/* the other mode's per-connection maps: one entry, no memory */
+	if (mode == VT_MODE_MVSOCK) {
+		bpf_map__set_max_entries(skel->maps.conn_stats, 1);
+		bpf_map__set_max_entries(skel->maps.stock_conn, 1);
+	} else {
+		bpf_map__set_max_entries(skel->maps.conn_closed, 1);
+	}
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, !strncmp(bpf_program__name(p), prefix,
 						      strlen(prefix)));
