@@ -2,8 +2,8 @@
 /*
  * sock_diag for AF_VSOCK, so that iproute2's `ss --vsock` lists mvsock
  * sockets exactly as it lists stock ones; with MVSOCK_DIAG_SHOW_INFO in
- * the request, each socket also carries its queue, credit and owner state
- * (MVSOCK_DIAG_INFO, include/uapi/linux/mvsock.h) for vsocktop.
+ * the request, each socket also carries its queue, credit, byte counts and
+ * owner (MVSOCK_DIAG_INFO, include/uapi/linux/mvsock.h) for vsocktop.
  */
 #include <linux/module.h>
 #include <linux/sock_diag.h>

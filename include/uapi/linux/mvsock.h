@@ -50,10 +50,10 @@ struct mvsock_cid_list {
  * vdiag_show (struct vsock_diag_req, <linux/vm_sockets_diag.h>) and every
  * struct vsock_diag_msg of the dump is followed by a netlink attribute
  * MVSOCK_DIAG_INFO carrying a struct mvsock_diag_info: the socket's queue,
- * credit and owner state, as INET_DIAG_INFO carries struct tcp_info. The
- * stock vsock_diag ignores vdiag_show: no attribute, so a reader knows it
- * talks to the stock stack. Fields are only ever appended; a reader takes
- * what the attribute's length covers.
+ * credit, byte counts and owner, as INET_DIAG_INFO carries struct
+ * tcp_info. The stock vsock_diag ignores vdiag_show: no attribute, so a
+ * reader knows it talks to the stock stack. Fields are only ever
+ * appended; a reader takes what the attribute's length covers.
  *
  * The values are sampled without the socket lock: each is a value the
  * socket had, but two fields may come from moments a packet apart.
