@@ -94,6 +94,18 @@ struct vt_dprev {
 /* growable arrays */
 #define VT_ARRAY(type, name) struct { type *v; int n, cap; } name
 
+/*
+ * @next's elements become @cur's, @next is emptied (keeping @cur's old
+ * buffer): this call's values are the next call's "before"
+ */
+#define VT_ROTATE(cur, next) do {					\
+	void *v_ = (cur).v;						\
+	int cap_ = (cur).cap;						\
+									\
+	(cur).v = (next).v, (cur).n = (next).n, (cur).cap = (next).cap;	\
+	(next).v = v_, (next).n = 0, (next).cap = cap_;			\
+} while (0)
+
 struct vt_collector {
 	enum vt_mode mode;
 	struct vsocktop_bpf *skel;
@@ -861,15 +873,6 @@ static void vt_track_closed(struct vt_collector *c, bool rows)
 	free(del_stall.v);
 }
 
-/* this call's tracked connections become the next call's "before" */
-static void vt_track_swap(struct vt_collector *c)
-{
-	VT_ARRAY(struct vt_ctrack, t) = { c->track.v, c->track.n, c->track.cap };
-
-	c->track.v = c->ntrack.v, c->track.n = c->ntrack.n, c->track.cap = c->ntrack.cap;
-	c->ntrack.v = t.v, c->ntrack.n = 0, c->ntrack.cap = t.cap;
-}
-
 static void vt_add_sock(struct vt_collector *c, const struct vt_dsock *d, uint64_t now)
 {
 	const struct vsock_diag_msg *m = &d->msg;
@@ -1101,7 +1104,7 @@ static int vt_collect_conns(struct vt_collector *c, uint64_t now)
 			vt_add_sock(c, &c->socks.v[i], now);
 		qsort(c->ntrack.v, c->ntrack.n, sizeof(*c->ntrack.v), vt_key_cmp);
 		vt_track_closed(c, true);
-		vt_track_swap(c);
+		VT_ROTATE(c->track, c->ntrack);
 		return 0;
 	}
 	/*
@@ -1115,9 +1118,7 @@ static int vt_collect_conns(struct vt_collector *c, uint64_t now)
 	for (int i = 0; i < c->socks.n; i++)
 		vt_add_sock(c, &c->socks.v[i], now);
 	vt_add_closed(c);
-	VT_ARRAY(struct vt_cstat, t) = { c->prev.v, c->prev.n, c->prev.cap };
-	c->prev.v = c->cur.v, c->prev.n = c->cur.n, c->prev.cap = c->cur.cap;
-	c->cur.v = t.v, c->cur.n = 0, c->cur.cap = t.cap;
+	VT_ROTATE(c->prev, c->cur);
 	return 0;
 }
 
@@ -1148,9 +1149,7 @@ int vt_collect(struct vt_collector *c, struct vt_snapshot *s)
 		vt_prune_devs(c);
 
 	/* this call's cumulative values are the next call's "before" */
-	VT_ARRAY(struct vt_dprev, t) = { c->dprev.v, c->dprev.n, c->dprev.cap };
-	c->dprev.v = c->dcur.v, c->dprev.n = c->dcur.n, c->dprev.cap = c->dcur.cap;
-	c->dcur.v = t.v, c->dcur.n = 0, c->dcur.cap = t.cap;
+	VT_ROTATE(c->dprev, c->dcur);
 
 	s->mode = c->mode;
 	s->ts = rt.tv_sec + rt.tv_nsec / 1e9;
@@ -1193,7 +1192,7 @@ static int vt_baseline(struct vt_collector *c)
 			vt_track_sock(c, NULL, d, &k);
 	}
 	qsort(c->ntrack.v, c->ntrack.n, sizeof(*c->ntrack.v), vt_key_cmp);
-	vt_track_swap(c);
+	VT_ROTATE(c->track, c->ntrack);
 	return 0;
 }
 
