@@ -168,6 +168,15 @@ static int vt_key_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct vt_conn_key));
 }
 
+/* the element keyed @k of a VT_ARRAY sorted by key, or NULL */
+#define vt_find(arr, k) bsearch(k, (arr).v, (arr).n, sizeof(*(arr).v), vt_key_cmp)
+
+/* what one CPU's value takes in a per-CPU map lookup */
+static size_t vt_stride(size_t size)
+{
+	return (size + 7) & ~(size_t)7;
+}
+
 /* ---- sock_diag ------------------------------------------------------- */
 
 static int vt_diag_send(struct vt_collector *c)
@@ -260,7 +269,7 @@ static int vt_diag_dump(struct vt_collector *c)
 static int vt_percpu_lookup(struct vt_collector *c, int fd, const void *key,
 			    size_t size)
 {
-	size_t stride = (size + 7) & ~(size_t)7;
+	size_t stride = vt_stride(size);
 
 	if (c->percpu_size < stride * c->ncpus) {
 		free(c->percpu);
@@ -292,7 +301,7 @@ static void vt_sum_u64(void *out, const void *percpu, size_t nwords, size_t stri
 static void vt_add_cstat(struct vt_collector *c, const struct vt_conn_key *key,
 			 const void *percpu)
 {
-	size_t stride = (sizeof(struct vt_conn_stats) + 7) & ~(size_t)7;
+	size_t stride = vt_stride(sizeof(struct vt_conn_stats));
 	struct vt_cstat *s = VT_PUSH(c->cur);
 
 	s->key = *key;
@@ -317,7 +326,7 @@ static void vt_add_cstat(struct vt_collector *c, const struct vt_conn_key *key,
 static void vt_read_conns(struct vt_collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.conn_stats);
-	size_t stride = (sizeof(struct vt_conn_stats) + 7) & ~(size_t)7;
+	size_t stride = vt_stride(sizeof(struct vt_conn_stats));
 	static struct vt_conn_key keys[VT_BATCH];
 	struct vt_conn_key key, next, *prev = NULL, token;
 	bool first = true;
@@ -414,7 +423,7 @@ static void vt_read_dev(struct vt_collector *c, uint32_t id, uint64_t e,
 			struct vt_dev_stats *out, struct vt_dev_max_slot *max)
 {
 	int fd = bpf_map__fd(c->skel->maps.dev_stats);
-	size_t stride = (sizeof(*out) + 7) & ~(size_t)7;
+	size_t stride = vt_stride(sizeof(*out));
 
 	memset(out, 0, sizeof(*out));
 	memset(max, 0, sizeof(*max));
@@ -582,7 +591,7 @@ static struct vt_dev *vt_find_dev(struct vt_collector *c, int64_t id)
 static void vt_prune_devs(struct vt_collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.dev_stats);
-	size_t size = ((sizeof(struct vt_dev_stats) + 7) & ~(size_t)7) * c->ncpus;
+	size_t size = vt_stride(sizeof(struct vt_dev_stats)) * c->ncpus;
 
 	for (int i = 0; i < c->dprev.n; i++) {
 		uint32_t id = c->dprev.v[i].id;
@@ -668,7 +677,7 @@ static const char *vt_state(int st)
 
 static struct vt_cstat *vt_find_stat(struct vt_collector *c, struct vt_conn_key *k)
 {
-	struct vt_cstat *s = bsearch(k, c->cur.v, c->cur.n, sizeof(*c->cur.v), vt_key_cmp);
+	struct vt_cstat *s = vt_find(c->cur, k);
 
 	if (s || k->local_cid != VT_CID_ANY)
 		return s;
@@ -685,7 +694,7 @@ static struct vt_cstat *vt_find_stat(struct vt_collector *c, struct vt_conn_key 
 static const struct vt_conn_stats *vt_prev_stat(struct vt_collector *c,
 						const struct vt_conn_key *k)
 {
-	struct vt_cstat *s = bsearch(k, c->prev.v, c->prev.n, sizeof(*c->prev.v), vt_key_cmp);
+	struct vt_cstat *s = vt_find(c->prev, k);
 
 	return s ? &s->s : NULL;
 }
@@ -756,7 +765,7 @@ static void vt_conn_mvsock(struct vt_collector *c, struct vt_conn *r,
 	r->stalled = i->flags & MVSOCK_DIAG_F_STALLED;
 	struct vt_conn_key k = { r->local_cid, r->local_port, r->peer_cid, r->peer_port };
 
-	st = bsearch(&k, c->stalls.v, c->stalls.n, sizeof(*c->stalls.v), vt_key_cmp);
+	st = vt_find(c->stalls, &k);
 	r->credit_stalls = st ? (int64_t)st->v.stalls : 0;
 	r->credit_limited_ms = vt_conn_limited(c, d, st ? &st->v : NULL, now) / 1000000;
 }
@@ -773,8 +782,7 @@ static void vt_conn_owner(struct vt_conn *r, const struct vt_dsock *d)
 static void vt_conn_stock(struct vt_collector *c, struct vt_conn *r,
 			  const struct vt_conn_key *k)
 {
-	struct vt_kv_stock *s = bsearch(k, c->stock.v, c->stock.n, sizeof(*c->stock.v),
-					vt_key_cmp);
+	struct vt_kv_stock *s = vt_find(c->stock, k);
 	int64_t credit;
 
 	if (!s || !s->v.have_peer)
@@ -787,8 +795,6 @@ static void vt_conn_stock(struct vt_collector *c, struct vt_conn *r,
 }
 
 /* ---- mvsock: byte counts from the sockets ------------------------------ */
-
-#define vt_find(arr, k) bsearch(k, (arr).v, (arr).n, sizeof(*(arr).v), vt_key_cmp)
 
 /*
  * A live connection's bytes: since the previous snapshot, and since it
@@ -933,11 +939,9 @@ static void vt_add_closed(struct vt_collector *c)
 			p = vt_prev_stat(c, &s->key);
 			if (p && p->tx_bytes == s->s.tx_bytes && p->rx_bytes == s->s.rx_bytes) {
 				*VT_PUSH(gone) = s->key;
-				if (bsearch(&s->key, c->stalls.v, c->stalls.n,
-					    sizeof(*c->stalls.v), vt_key_cmp))
+				if (vt_find(c->stalls, &s->key))
 					*VT_PUSH(gone_st) = s->key;
-				if (bsearch(&s->key, c->stock.v, c->stock.n,
-					    sizeof(*c->stock.v), vt_key_cmp))
+				if (vt_find(c->stock, &s->key))
 					*VT_PUSH(gone_sc) = s->key;
 				continue;
 			}
@@ -996,7 +1000,7 @@ static uint64_t vt_dev_ongoing(struct vt_collector *c, int64_t id, uint64_t now)
 			continue;
 		k = (struct vt_conn_key){ d->info.src_cid, d->msg.vdiag_src_port,
 					  d->msg.vdiag_dst_cid, d->msg.vdiag_dst_port };
-		st = bsearch(&k, c->stalls.v, c->stalls.n, sizeof(*c->stalls.v), vt_key_cmp);
+		st = vt_find(c->stalls, &k);
 		ns += vt_conn_limited(c, d, st ? &st->v : NULL, now) -
 		      (st ? st->v.limited_ns : 0);
 	}
