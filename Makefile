@@ -95,6 +95,7 @@ endif
 # vsocktop (tools/vsocktop/Makefile: the BPF toolchain of bpf/, static)
 tools: bpf
 	$(MAKE) -C tools/vsocktop KVER=$(KVER)
+	$(MAKE) -C tools/vsockctl KVER=$(KVER)
 .PHONY: tools
 
 check: all
@@ -120,4 +121,5 @@ ifneq ($(HAVE_USER),)
 	-$(MAKE) -C selftests clean
 endif
 	-$(MAKE) -C tools/vsocktop clean
+	-$(MAKE) -C tools/vsockctl clean
 	rm -rf build

@@ -23,5 +23,7 @@ s32 bpf_mvsock_dev_id(struct sock *sk) __ksym;
 u32 bpf_mvsock_dev_cid(struct sock *sk) __ksym;
 u32 bpf_mvsock_peer_credit(struct sock *sk) __ksym;
 u64 bpf_mvsock_cgroup_id(void) __ksym;
+u32 bpf_mvsock_owner_pid(struct sock *sk) __ksym;
+int bpf_mvsock_owner_comm(struct sock *sk, char *buf, u32 buf__sz) __ksym;
 
 #endif

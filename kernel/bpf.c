@@ -257,6 +257,49 @@ __bpf_kfunc u64 bpf_mvsock_cgroup_id(void)
 	return id;
 }
 
+/**
+ * bpf_mvsock_owner_pid() - the process that owns @sk
+ * @sk: an AF_VSOCK socket
+ *
+ * The owner is the process that created the socket or accepted it; a
+ * child not yet accepted (the accept hook) has its listener's owner.
+ * Return: its tgid, 0 for a socket of another family.
+ */
+__bpf_kfunc u32 bpf_mvsock_owner_pid(struct sock *sk)
+{
+	struct mvsock_sock *vsk = mvsock_bpf_vsk(sk);
+
+	return vsk ? READ_ONCE(vsk->owner_pid) : 0;
+}
+
+/**
+ * bpf_mvsock_owner_comm() - the command name of @sk's owner
+ * @sk: an AF_VSOCK socket
+ * @buf: where to copy it
+ * @buf__sz: size of @buf
+ *
+ * Copies at most @buf__sz - 1 bytes and a NUL (an empty string for a
+ * socket of another family).
+ * Return: the length copied without the NUL, -EINVAL when @buf__sz is 0.
+ */
+__bpf_kfunc int bpf_mvsock_owner_comm(struct sock *sk, char *buf, u32 buf__sz)
+{
+	struct mvsock_sock *vsk = mvsock_bpf_vsk(sk);
+	u32 i, n;
+
+	if (!buf__sz)
+		return -EINVAL;
+	n = vsk ? min_t(u32, buf__sz - 1, sizeof(vsk->owner_comm) - 1) : 0;
+	/* a racing accept may rewrite it: copy bytewise, stop at a NUL */
+	for (i = 0; i < n; i++) {
+		buf[i] = READ_ONCE(vsk->owner_comm[i]);
+		if (!buf[i])
+			break;
+	}
+	buf[i] = '\0';
+	return i;
+}
+
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(mvsock_kfunc_ids)
@@ -268,6 +311,8 @@ BTF_ID_FLAGS(func, bpf_mvsock_dev_id, KF_TRUSTED_ARGS)
 BTF_ID_FLAGS(func, bpf_mvsock_dev_cid, KF_TRUSTED_ARGS)
 BTF_ID_FLAGS(func, bpf_mvsock_peer_credit, KF_TRUSTED_ARGS)
 BTF_ID_FLAGS(func, bpf_mvsock_cgroup_id)
+BTF_ID_FLAGS(func, bpf_mvsock_owner_pid, KF_TRUSTED_ARGS)
+BTF_ID_FLAGS(func, bpf_mvsock_owner_comm, KF_TRUSTED_ARGS)
 BTF_KFUNCS_END(mvsock_kfunc_ids)
 
 static const struct btf_kfunc_id_set mvsock_kfunc_set = {

@@ -573,7 +573,16 @@ MODULE_PARM_DESC(default_dev,
 
 static const char * const mvsock_role_name[] = { "local", "guest", "host" };
 
-/* /sys/module/mvsock/parameters/devices: one line per registry device */
+/* a device's priority for the registry file: -1 when it offers none */
+static int mvsock_dev_prio(const struct mvsock_dev *d)
+{
+	return d->priority == MVSOCK_PRIO_NONE ? -1 : (int)min_t(u32, d->priority, INT_MAX);
+}
+
+/*
+ * /sys/module/mvsock/parameters/devices: one line per registry device.
+ * Fields are only ever appended (vsocktop, vsockctl and scripts parse it).
+ */
 static int mvsock_param_devices_get(char *buf, const struct kernel_param *kp)
 {
 	struct mvsock_dev *d;
@@ -585,11 +594,13 @@ static int mvsock_param_devices_get(char *buf, const struct kernel_param *kp)
 
 		mvsock_dev_stats_read(d, &t);
 		n = scnprintf(buf + len, PAGE_SIZE - len,
-			      "id=%u name=%s role=%s cid=%u default=%d tx_pkts=%llu tx_bytes=%llu rx_pkts=%llu rx_bytes=%llu rx_bad=%llu queued=%d\n",
+			      "id=%u name=%s role=%s cid=%u default=%d tx_pkts=%llu tx_bytes=%llu rx_pkts=%llu rx_bytes=%llu rx_bad=%llu queued=%d priority=%d state=%s rx_dropped=%llu tx_dropped=%llu rst_sent=%llu\n",
 			      d->id, d->name, mvsock_role_name[d->role],
 			      d->cid, d->is_default, t.tx_pkts, t.tx_bytes,
 			      t.rx_pkts, t.rx_bytes, t.rx_bad,
-			      atomic_read(&d->queued));
+			      atomic_read(&d->queued), mvsock_dev_prio(d),
+			      READ_ONCE(d->dead) ? "removing" : "up",
+			      t.rx_dropped, t.tx_dropped, t.rst_sent);
 		len += n;
 	}
 	mutex_unlock(&mvsock_dev_lock);

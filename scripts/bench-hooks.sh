@@ -9,8 +9,8 @@
 # Usage: scripts/bench-hooks.sh                      (make bench runs it)
 #        scripts/bench-hooks.sh --in-vm VSOCK_PERF   (inside the guest only)
 #
-# Seven configurations, measured round by round in this order (0 a b c t s u,
-# 0 a b c t s u, ...: a slow drift of the host hits all of them alike); every
+# Nine configurations, measured round by round in this order (0 a b c t v p
+# s u, 0 a b ...: a slow drift of the host hits all of them alike); every
 # figure is the median over the rounds:
 #   0  build/nohooks/kernel/ (make modules-nohooks): no tracepoints and no
 #      BPF hooks compiled in
@@ -27,6 +27,14 @@
 #   v  kernel/ + build/tools/vsocktop -o json -i 1 running (its BPF
 #      programs on the mvsock:* events it uses, its maps read every
 #      second); the issue's vsocktop cost, v/a
+#   p  kernel/ + a 100-rule policy loaded with build/tools/vsockctl (49
+#      `in` and 49 `out` rules that do not match the bench's ports, then
+#      `allow in cid 1` and `allow out cid 1`: every connection scans all
+#      of them twice); p/a is the policy's cost. After the measurement,
+#      vc_conn (build/vsockctl-tests) connects for a second each to an
+#      allowed port, a port denied by an `out` rule (connect() fails at
+#      once) and one denied by an `in` rule (the peer answers RST): a
+#      denied connect must cost less than an allowed one
 #   s  stock vsock + vsock_loopback, nothing attached (ping-pong only)
 #   u  as s, with the same counting program (raw tracepoint) on every
 #      vsock:* event of the stock kernel (ping-pong only)
@@ -39,7 +47,7 @@
 # in a calibration run of configuration a for ~BENCH_HOOKS_SECS; 1-byte
 # ping-pong (tools/bench/vsock_pingpong) p50 and p99; connections/s
 # (tools/bench/vsock_connrate: the policy hook runs once per connection).
-# Ratios: b/a, c/a, v/a (and t/a, information), and a/0 ("a is indistinguishable from a build
+# Ratios: b/a, c/a, v/a, p/a (and t/a, information), and a/0 ("a is indistinguishable from a build
 # without hooks"), > 1 meaning faster; target >= 0.97 (p99: information).
 # The per-event table compares what one event costs with vsocktop (a, v)
 # with one event of the counting program on stock's own tracepoints (s, u).
@@ -47,7 +55,7 @@
 # Environment (defaults in brackets):
 #   BENCH_HOOKS_REPS [3]  BENCH_HOOKS_SIZES ["4K 64K 1M"]  BENCH_HOOKS_SECS [2.5]
 #   BENCH_HOOKS_LAT_SECS [2]  BENCH_HOOKS_CONN_SECS [2]
-#   BENCH_HOOKS_CONFIGS ["0 a b c t v s u"]
+#   BENCH_HOOKS_CONFIGS ["0 a b c t v p s u"]
 #   BENCH_HOOKS_EVENTS [all]  the events b and t attach to (tp_count's
 #                             arguments, e.g. "mvsock_pkt_tx mvsock_pkt_rx")  BENCH_HOOKS_TIMEOUT [1800] (VM)
 #   BENCH_SMP [2]  KVER (see scripts/kver.sh)
@@ -75,7 +83,7 @@ BPFTOOL=$BPF_DIR/bpftool/bpftool
 : "${BENCH_HOOKS_SECS:=2.5}"
 : "${BENCH_HOOKS_LAT_SECS:=2}"
 : "${BENCH_HOOKS_CONN_SECS:=2}"
-: "${BENCH_HOOKS_CONFIGS:=0 a b c t v s u}"
+: "${BENCH_HOOKS_CONFIGS:=0 a b c t v p s u}"
 : "${BENCH_HOOKS_EVENTS:=}"
 TARGET=0.97
 
@@ -93,6 +101,7 @@ cfg_name() {
 	c) echo "host_policy" ;;
 	t) echo "classic tracepoints+BPF" ;;
 	v) echo "vsocktop running" ;;
+	p) echo "100-rule policy" ;;
 	s) echo "stock, nothing attached" ;;
 	u) echo "stock, tracepoints+BPF" ;;
 	esac
@@ -187,6 +196,11 @@ setup() { # cfg round
 		LOADER_READY='^{' start_loader "$TMPD/vsocktop.$2" \
 			"$ROOT/build/tools/vsocktop" -o json -i 1 || return 1
 		;;
+	p)
+		policy_rules >"$TMPD/p100.rules"
+		"$VSOCKCTL" policy load "$TMPD/p100.rules" >"$TMPD/vsockctl.$2" 2>&1 ||
+			{ say "ERROR: vsockctl policy load:"; sed 's/^/hooks:     /' "$TMPD/vsockctl.$2"; return 1; }
+		;;
 	c)
 		# the ports this round of c will use (rule CID 1: loopback)
 		ports=$NEXT_PORT
@@ -222,6 +236,10 @@ teardown() { # cfg round
 	local rc=0 line
 	case "$1" in s | u) teardown_stock; return ;; esac
 	rmmod_retry mvsock_loopback || rc=1
+	if [ "$1" = p ] && ! "$VSOCKCTL" policy clear >/dev/null; then
+		say "  vsockctl policy clear failed"
+		rc=1
+	fi
 	if ! stop_loader; then
 		say "  the loader failed:"
 		sed 's/^/hooks:     /' "$LOADER_LOG"
@@ -241,6 +259,38 @@ teardown() { # cfg round
 	fi
 	rmmod_retry mvsock || rc=1
 	return $rc
+}
+
+# configuration p's rules: 100, none matching the bench's ports before
+# the last two; port 21048 (out) and 20048 (in) are the denied ones
+policy_rules() {
+	local i
+	echo "default deny"
+	for ((i = 0; i < 49; i++)); do echo "deny in cid 1 port $((20000 + i))"; done
+	for ((i = 0; i < 49; i++)); do echo "deny out cid 1 port $((21000 + i)) errno EACCES"; done
+	echo "allow in cid 1"
+	echo "allow out cid 1"
+}
+
+# p: connect()s per second to an allowed port and to denied ones, a
+# second each (vc_conn), with the rule counters as proof that they ran
+policy_deny_cost() { # round
+	local port=$((NEXT_PORT++)) srv=() k line rate
+	"$MDTOOL" serve -n 100000000 "$port" >"$TMPD/srv" 2>&1 &
+	srv+=($!)
+	"$MDTOOL" serve -n 100000000 20048 >"$TMPD/srv2" 2>&1 &
+	srv+=($!)
+	wait_listen "$port"
+	wait_listen 20048
+	for k in "allowed:$port" "out_denied:21048" "in_denied:20048"; do
+		line=$(timeout 60 "$VC_CONN" -t 1 1 "${k#*:}" | grep '^port=')
+		rate=$(sed -n 's/.* per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+		[ -n "$rate" ] && add p "conn_${k%%:*}" "$rate"
+		say "  p round $1: ${k%%:*} (port ${k#*:}): $line"
+	done
+	kill "${srv[@]}" 2>/dev/null
+	wait "${srv[@]}" 2>/dev/null
+	say "  p round $1: $("$VSOCKCTL" policy show | grep -E '^(default|allow)' | tr -s ' ' | tr '\n' ';')"
 }
 
 # "RUN_CNT RUN_TIME_NS" of the programs NAME... added up (bpftool; 0 0
@@ -352,15 +402,16 @@ ratio() { # kind x y info
 }
 
 row() { # label key kind info
-	local c vals=() r1 r2 r3 r4 r5
-	for c in 0 a b c t v; do vals+=("${MED[$c,$2]:-n/a}"); done
+	local c vals=() r1 r2 r3 r4 r5 r6
+	for c in 0 a b c t v p; do vals+=("${MED[$c,$2]:-n/a}"); done
 	r1=$(ratio "$3" "${MED[a,$2]:-}" "${MED[0,$2]:-}" "$4")
 	r2=$(ratio "$3" "${MED[b,$2]:-}" "${MED[a,$2]:-}" "$4")
 	r3=$(ratio "$3" "${MED[c,$2]:-}" "${MED[a,$2]:-}" "$4")
 	r4=$(ratio "$3" "${MED[t,$2]:-}" "${MED[a,$2]:-}" 1)
 	r5=$(ratio "$3" "${MED[v,$2]:-}" "${MED[a,$2]:-}" "$4")
-	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s | %-12s |\n' \
-		"$1" "${vals[@]}" "$r1" "$r2" "$r3" "$r4" "$r5"
+	r6=$(ratio "$3" "${MED[p,$2]:-}" "${MED[a,$2]:-}" "$4")
+	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s | %-12s | %-12s |\n' \
+		"$1" "${vals[@]}" "$r1" "$r2" "$r3" "$r4" "$r5" "$r6"
 }
 
 report() {
@@ -371,13 +422,13 @@ report() {
 	echo "   0: build without tracepoints and BPF hooks; a: normal build, nothing"
 	echo "   attached; b: a counting BPF program (raw tracepoint) on every mvsock"
 	echo "   event; c: host_policy attached; t: as b with classic tracepoint programs;"
-	echo "   v: vsocktop -o json -i 1 running."
-	echo "   Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a, t/a, v/a vs a),"
+	echo "   v: vsocktop -o json -i 1 running; p: a 100-rule vsockctl policy loaded."
+	echo "   Ratio > 1 = faster than the reference (a/0: a vs 0; b/a, c/a, t/a, v/a, p/a vs a),"
 	echo "   target >= $TARGET; (i): information only."
 	echo
-	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s | %-12s |\n' \
-		metric 0 a b c t v a/0 b/a c/a t/a v/a
-	echo '|--------------------------|----------:|----------:|----------:|----------:|----------:|----------:|--------------|--------------|--------------|--------------|--------------|'
+	printf '| %-24s | %9s | %9s | %9s | %9s | %9s | %9s | %9s | %-12s | %-12s | %-12s | %-12s | %-12s | %-12s |\n' \
+		metric 0 a b c t v p a/0 b/a c/a t/a v/a p/a
+	echo '|--------------------------|----------:|----------:|----------:|----------:|----------:|----------:|----------:|--------------|--------------|--------------|--------------|--------------|--------------|'
 	for b in $BENCH_HOOKS_SIZES; do
 		row "stream $b (Gbit/s)" "stream_$b" thr ""
 	done
@@ -389,13 +440,26 @@ report() {
 	echo "the spread cannot be told from noise with $BENCH_HOOKS_REPS rounds):"
 	for key in $(for b in $BENCH_HOOKS_SIZES; do echo "stream_$b"; done) pp_p50 pp_p99 connrate; do
 		printf '  %-14s' "$key"
-		for c in 0 a b c t v s u; do
+		for c in 0 a b c t v p s u; do
 			# shellcheck disable=SC2086 # one argument per round
 			[ -n "${V[$c,$key]:-}" ] && printf '  %s: %5s' "$c" "$(spread ${V[$c,$key]})"
 		done
 		echo
 	done
 	per_event_report
+	policy_report
+}
+
+# p: what a denied connect costs against an allowed one
+policy_report() {
+	[ -n "${MED[p,conn_allowed]:-}" ] || return 0
+	echo
+	echo "Policy (p, 100 rules): connect() calls per second, one second each (vc_conn)"
+	printf '  allowed %s/s, denied by an out rule %s/s, denied by an in rule (RST) %s/s: ' \
+		"${MED[p,conn_allowed]}" "${MED[p,conn_out_denied]:-n/a}" "${MED[p,conn_in_denied]:-n/a}"
+	awk -v a="${MED[p,conn_allowed]}" -v o="${MED[p,conn_out_denied]:-0}" \
+		-v i="${MED[p,conn_in_denied]:-0}" 'BEGIN {
+		print (o > a && i > a) ? "a denied connect costs less: PASS" : "a denied connect costs less: FAIL" }'
 }
 
 # One line of the per-event table: p50 without and with the counting
@@ -435,6 +499,9 @@ guest_main() {
 	local round c key b t0=$SECONDS line
 	PERF=$1
 	BIN=$OUT
+	VSOCKCTL=$ROOT/build/tools/vsockctl
+	VC_CONN=$ROOT/build/vsockctl-tests/vc_conn
+	MDTOOL=$ROOT/build/multidev/mdtool
 	[ "${MVSOCK_VM:-}" = 1 ] || { echo "hooks: --in-vm is for the guest only" >&2; exit 2; }
 	TMPD=$(mktemp -d)
 	echo "mvsock-bench-hooks: start" >/dev/kmsg 2>/dev/null
@@ -465,6 +532,7 @@ guest_main() {
 			fi
 			measure "$c" "$round"
 			[ "$c" != c ] || policy_proof "$round"
+			[ "$c" != p ] || policy_deny_cost "$round"
 			case "$c" in b | t | u | v) event_cost "$c" "$round" ;; esac
 			if ! teardown "$c" "$round"; then
 				say "ERROR: configuration $c did not end cleanly; stopping"
@@ -502,7 +570,8 @@ host_main() {
 	{
 		if [ -z "${MVSOCK_KO_DIR:-}" ]; then make -C "$ROOT" modules || exit 1; fi
 		make -C "$ROOT" modules-nohooks && make -C "$ROOT/bpf" &&
-			make -C "$ROOT/tools/vsocktop" &&
+			make -C "$ROOT/tools/vsocktop" && make -C "$ROOT/tools/vsockctl" &&
+			make -C "$ROOT/selftests" &&
 			make -C "$ROOT/tools/bench" OUT="$OUT"
 	} >"$OUT/hooks-build.log" 2>&1 || {
 		tail -n 30 "$OUT/hooks-build.log"
