@@ -92,7 +92,7 @@ ifneq ($(HAVE_BPF),)
 	$(MAKE) -C selftests/bpf KVER=$(KVER)
 endif
 
-# vsocktop (tools/vsocktop/Makefile: the BPF toolchain of bpf/, static)
+# vsocktop and vsockctl (tools/*/Makefile: the BPF toolchain of bpf/, static)
 tools: bpf
 	$(MAKE) -C tools/vsocktop KVER=$(KVER)
 	$(MAKE) -C tools/vsockctl KVER=$(KVER)

@@ -276,9 +276,9 @@ policy_rules() {
 # second each (vc_conn), with the rule counters as proof that they ran
 policy_deny_cost() { # round
 	local port=$((NEXT_PORT++)) srv=() k line rate
-	"$MDTOOL" serve -n 100000000 "$port" >"$TMPD/srv" 2>&1 &
+	"$MDTOOL" serve -n 1000000 "$port" >"$TMPD/srv" 2>&1 &
 	srv+=($!)
-	"$MDTOOL" serve -n 100000000 20048 >"$TMPD/srv2" 2>&1 &
+	"$MDTOOL" serve -n 1000000 20048 >"$TMPD/srv2" 2>&1 &
 	srv+=($!)
 	wait_listen "$port"
 	wait_listen 20048
@@ -291,6 +291,23 @@ policy_deny_cost() { # round
 	kill "${srv[@]}" 2>/dev/null
 	wait "${srv[@]}" 2>/dev/null
 	say "  p round $1: $("$VSOCKCTL" policy show | grep -E '^(default|allow)' | tr -s ' ' | tr '\n' ';')"
+	policy_prog_cost "$1"
+}
+
+# p: the policy programs' own time per run (bpf_stats) over a 1-second
+# connection run, against the time of a connection
+policy_prog_cost() { # round
+	local port=$((NEXT_PORT++)) n0 t0 n1 t1 line
+	sysctl -qw kernel.bpf_stats_enabled=1
+	read -r n0 t0 < <(prog_stats vc_connect vc_accept)
+	line=$(timeout 60 "$BIN/vsock_connrate" --port "$port" --time 1)
+	read -r n1 t1 < <(prog_stats vc_connect vc_accept)
+	sysctl -qw kernel.bpf_stats_enabled=0
+	awk -v r="$1" -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v c="$(kv "$line" conn_per_s)" 'BEGIN {
+		if (n <= 0 || c <= 0) { print "hooks:   p round " r ": no program runs counted"; exit }
+		# (the run lasts 1 s: t ns of it were the programs)
+		printf "hooks:   p round %s: vc_connect + vc_accept %.0f ns per run, %.1f runs per connection, %.2f%% of the run at %s connections/s\n",
+			r, t / n, n / c, 100 * t / 1e9, c }'
 }
 
 # "RUN_CNT RUN_TIME_NS" of the programs NAME... added up (bpftool; 0 0

@@ -14,9 +14,9 @@
 #        cases.sh --list     print the case names
 # Environment: MD_HOST=ours|stock (the host driver in this VM; "stock"
 # skips what needs ours), MD_TOOL, MD_SHIM, VSOCK_TEST, VSOCK_PINGPONG,
-# VSOCK_PERF (paths, identical in both machines), MD_CID0 (default NESTED_CID),
-# MD_BIND_DEV (index of the non-default device vsock_test goes through,
-# default 1), NESTED_* (from run-inner.sh).
+# VSOCK_PERF, VSOCKTOP, VSOCKCTL (paths, identical in both machines), MD_CID0
+# (default NESTED_CID), MD_BIND_DEV (index of the non-default device
+# vsock_test goes through, default 1), NESTED_* (from run-inner.sh).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/../.." && pwd -P)
@@ -28,6 +28,7 @@ PINGPONG=${VSOCK_PINGPONG:-$BUILD/bench/vsock_pingpong}
 PERF=${VSOCK_PERF:-$BUILD/upstream/vsock_perf}
 KO_DIR=${MD_KO_DIR:-$ROOT/kernel}
 VSOCKTOP=${VSOCKTOP:-$BUILD/tools/vsocktop}
+VSOCKCTL=${VSOCKCTL:-$BUILD/tools/vsockctl}
 VT_CHECK=$ROOT/selftests/vsocktop/check.py
 MD_HOST=${MD_HOST:-ours}
 NDEV=${NESTED_NDEV:-3}
@@ -55,6 +56,7 @@ CASES=(
 	seqpacket "SOCK_SEQPACKET through a non-default device (bind CID $C1)"
 	default_sysfs "default device changed through sysfs: GET_LOCAL_CID and unbound connects follow it, and back"
 	default_sysfs_bad "sysfs default_dev rejects ids that are not guest devices (ENODEV/EINVAL)"
+	vsockctl_devices "vsockctl devices --json in the guest: the $NDEV guest devices (CIDs $C0..$C2, the default flagged) as the registry lists them$([ "$MD_HOST" = ours ] && echo "; on the host the $NDEV host-role devices with the guest CIDs"); vsockctl default cid:$C1 moves the default (registry, GET_LOCAL_CID, the host sees CID $C1), a missing device is refused, default auto goes back to $C0"
 	xfer_g2h "$NDEV devices x concurrent checksummed 16 MiB transfers guest->host"
 	xfer_h2g "$NDEV devices x concurrent checksummed 16 MiB transfers host->guest"
 	isolation "a bulk stream on device $C0 does not stall ping-pong on device $C1"
@@ -72,8 +74,11 @@ if [ "$MD_HOST" = ours ]; then
 	# passed twice since; the oops is not explained yet.)
 	TAIL_CASES+=(
 		host_policy "host policy (bpf/host_policy on the host): a 3 CIDs x 4 ports allow/deny matrix, zero wrong verdicts, every denial logged once; detach restores access"
+		policy_matrix "vsockctl policies on both sides: host in rules (3 CIDs x 4 ports, ranges, lists, default deny), guest out rules by port and by cgroup (/agent allowed, /other EACCES); every verdict checked from both sides, each denial logged once, hit counters exact; the policies stay after vsockctl exits, clear restores access"
+		policy_route "vsockctl route rules in the guest: unbound connects to port 6201 leave through CID $C2, to 6202 (cid 2) through $C1, a non-matching cid clause, a bound socket and a via that is not local keep the default routing; route hit counters"
 		migrate "live migration: TRANSPORT_RESET on every device re-reads its CID (+100), resets its connections; ids, default and routing follow"
 		hot_unplug "hot-unplug of device $((C1 + 100)) (the pinned default) under traffic: only its sockets are reset, a checksummed stream on $((C0 + 100)) completes, the default moves to $((C0 + 100))"
+		vsockctl_unplug "vsockctl after that hot-unplug: devices no longer lists $((C1 + 100)) (guest and host), default names $((C0 + 100))"
 		vsocktop_unplug "vsocktop in the guest through that hot-unplug: the removed device's row went away, vsocktop kept running"
 		hot_plug "hot-plug of a new device (CID $((C0 + 10))): probed, routable both ways, does not take the default"
 	)
@@ -107,6 +112,9 @@ cleanup() {
 	local p
 	for p in "${HPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	# a host policy left by a case that did not finish would hold mvsock.ko
+	[ "${VC_HOST_POLICY:-0}" = 1 ] && "$VSOCKCTL" policy clear >/dev/null 2>&1
+	return 0
 }
 trap cleanup EXIT
 
@@ -341,6 +349,153 @@ case_default_sysfs_bad() {
 	msg "'x': $o"
 	o=$(gx "$MD" cids)
 	expect "$o" "^local_cid=$C0\$" "default unchanged" || ok=1
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+# ---- vsockctl (tools/vsockctl) ----
+# VC_PY MODE: vsockctl's JSON on stdin as stable one-line records (python3
+# here on the host; the guest's output is brought over):
+#   devices  "ROLE cid=C id=N default=0|1 state=S name=NAME" per device
+#   default  "id=N cid=C role=R" or "none"
+#   show     "default=allow|deny in=N out=N", "line=L hits=N rule=TEXT" per
+#            rule, "local_allowed=N log_lost=N"; "loaded=false attached=X"
+#   login    per denial (JSON lines) "in peer=CID:eph local=CID:PORT dev=D
+#            line=L VERDICT pid=P comm=C"
+#   logout   "out local=CID:eph peer=CID:PORT dev=D line=L VERDICT pid=P
+#            comm=C"
+#            ("eph": the other end's port is an ephemeral one, 1024 up to
+#            and without VMADDR_PORT_ANY; else the number)
+# Output that is not the JSON expected: "BAD JSON: ..." and status 1.
+# shellcheck disable=SC2016
+VC_PY='
+import json, sys
+mode = sys.argv[1]
+text = sys.stdin.read()
+try:
+    if mode == "devices":
+        for x in json.loads(text)["devices"]:
+            print("%s cid=%d id=%d default=%d state=%s name=%s" % (x["role"], x["cid"],
+                  x["id"], x["default"], x["state"], x["name"]))
+    elif mode == "default":
+        x = json.loads(text)["default"]
+        print("none" if x is None else "id=%d cid=%d role=%s" % (x["id"], x["cid"], x["role"]))
+    elif mode == "show":
+        d = json.loads(text)
+        if not d["loaded"]:
+            print("loaded=false attached=%s" % d["attached"])
+        else:
+            print("default=%s in=%d out=%d" % (d["default"], d["default_hits"]["in"],
+                  d["default_hits"]["out"]))
+            for r in d["rules"]:
+                print("line=%d hits=%d rule=%s" % (r["line"], r["hits"], r["rule"]))
+            print("local_allowed=%d log_lost=%d" % (d["local_allowed"], d["log_lost"]))
+    else:
+        eph = lambda p: "eph" if 1024 <= p < 0xffffffff else str(p)
+        for l in text.splitlines():
+            if not l.strip():
+                continue
+            x = json.loads(l)
+            if mode == "login":
+                print("%s peer=%d:%s local=%d:%d dev=%d line=%d %s pid=%d comm=%s" % (x["dir"],
+                      x["peer_cid"], eph(x["peer_port"]), x["local_cid"], x["local_port"],
+                      x["dev"], x["line"], x["verdict"], x["pid"], x["comm"]))
+            else:
+                print("%s local=%d:%s peer=%d:%d dev=%d line=%d %s pid=%d comm=%s" % (x["dir"],
+                      x["local_cid"], eph(x["local_port"]), x["peer_cid"], x["peer_port"],
+                      x["dev"], x["line"], x["verdict"], x["pid"], x["comm"]))
+except Exception as e:
+    print("BAD JSON: %r" % e)
+    sys.exit(1)
+'
+vc_py() { python3 -c "$VC_PY" "$1"; }
+
+# the registry file (stdin) in vc_py's "devices" form
+reg_summary() {
+	awk '{
+		delete v
+		for (i = 1; i <= NF; i++) { k = $i; sub(/=.*/, "", k); x = $i; sub(/^[^=]*=/, "", x); v[k] = x }
+		if (!("id" in v)) next
+		print v["role"] " cid=" v["cid"] " id=" v["id"] " default=" v["default"] " state=" ("state" in v ? v["state"] : "up") " name=" v["name"]
+	}'
+}
+
+# same_lines WHAT GOT WANT: equal, or both in the reasons
+same_lines() {
+	[ "$2" = "$3" ] && return 0
+	msg "$1: got:"
+	msg "$2"
+	msg "$1: want:"
+	msg "$3"
+	return 1
+}
+
+# route_check, keeping the reasons collected before it (a passing
+# route_check empties $D/why)
+route_check_keep() {
+	local keep rc
+	keep=$(cat "$D/why")
+	route_check "$@"
+	rc=$?
+	{ [ -n "$keep" ] && printf '%s\n' "$keep"; cat "$D/why"; } >"$D/why.keep"
+	mv "$D/why.keep" "$D/why"
+	return $rc
+}
+
+# The host's device (registry id) for guest CID $1
+host_dev_id_of() { sed -n "s/^id=\([0-9]*\) .*role=host cid=$1 .*/\1/p" $MVP/devices; }
+
+case_vsockctl_devices() {
+	local o s reg want i c id0 id1 ok=0
+	o=$(gx "$VSOCKCTL" devices --json)
+	s=$(vc_py devices <<<"$o") || { msg "guest: $o"; msg "$s"; return 1; }
+	msg "guest: $s"
+	reg=$(gx cat $MVP/devices | reg_summary)
+	# vsockctl shows what the registry says, device for device
+	same_lines "guest: vsockctl devices vs the registry" "$s" "$reg" || ok=1
+	want=$(for ((i = 0; i < NDEV; i++)); do echo "guest cid=$((C0 + i)) default=$([ $i = 0 ] && echo 1 || echo 0) state=up"; done)
+	same_lines "guest devices" "$(grep '^guest ' <<<"$s" | sed 's/ id=[0-9]*//; s/ name=.*//')" "$want" || ok=1
+	grep -q '^host ' <<<"$s" && { msg "a host-role device in the guest"; ok=1; }
+	# the table form: a header and one line per device
+	o=$(gx "$VSOCKCTL" devices)
+	expect "$o" "^ ID NAME +ROLE +CID DEFAULT " "guest: vsockctl devices (text)" || ok=1
+	[ "$(grep -cE '^ *[0-9]+ [^ ]+ +guest +[0-9]+ ' <<<"$o")" = "$NDEV" ] || { msg "guest: text: not $NDEV guest lines:"; msg "$o"; ok=1; }
+	if [ "$MD_HOST" = ours ]; then
+		o=$("$VSOCKCTL" devices --json 2>&1)
+		s=$(vc_py devices <<<"$o") || { msg "host: $o"; msg "$s"; return 1; }
+		msg "host: $s"
+		same_lines "host: vsockctl devices vs the registry" "$s" "$(reg_summary <$MVP/devices)" || ok=1
+		want=$(for ((i = 0; i < NDEV; i++)); do echo "host cid=$((C0 + i)) default=0 state=up"; done)
+		same_lines "host-role devices" "$(grep '^host ' <<<"$s" | sed 's/ id=[0-9]*//; s/ name=.*//' | sort)" "$want" || ok=1
+		# a host has no default guest device, and cannot have one
+		o=$("$VSOCKCTL" default 2>&1)
+		expect "$o" "^default: none \(no guest device\)\$" "host: vsockctl default" || ok=1
+		id0=$(host_dev_id_of "$C0")
+		o=$("$VSOCKCTL" default "$id0" 2>&1) && { msg "host: default $id0 succeeded"; ok=1; }
+		expect "$o" "is a host device: only guest devices can be the default" "host: default $id0 (host device)" || ok=1
+	fi
+	# the default: cid:C1, then a device that does not exist, then auto
+	id0=$(dev_id_of "$C0")
+	id1=$(dev_id_of "$C1")
+	o=$(gx "$VSOCKCTL" default)
+	expect "$o" "^default: id $id0 [^ ]+ cid $C0\$" "vsockctl default" || return 1
+	o=$(gx "$VSOCKCTL" default "cid:$C1")
+	expect "$o" "^default: id $id1 [^ ]+ cid $C1\$" "vsockctl default cid:$C1" || return 1
+	s=$(gx "$VSOCKCTL" default --json | vc_py default)
+	expect "$s" "^id=$id1 cid=$C1 role=guest\$" "vsockctl default --json" || ok=1
+	expect "$(gx cat $MVP/devices)" "^id=$id1 .*role=guest cid=$C1 default=1 " "registry after default cid:$C1" || ok=1
+	o=$(gx "$MD" cids)
+	expect "$o" "^local_cid=$C1\$" "GET_LOCAL_CID after default cid:$C1" || ok=1
+	route_check_keep 5311 - "$C1" || ok=1
+	o=$(gx sh -c "'$VSOCKCTL' default cid:77; echo status=\$?")
+	expect "$o" "no device cid:77 in the registry" "default cid:77" || ok=1
+	expect "$o" "^status=1\$" "default cid:77: status" || ok=1
+	o=$(gx "$MD" cids)
+	expect "$o" "^local_cid=$C1\$" "default unchanged after cid:77" || ok=1
+	o=$(gx "$VSOCKCTL" default auto)
+	expect "$o" "^default: id $id0 [^ ]+ cid $C0 \(automatic choice\)\$" "vsockctl default auto" || ok=1
+	expect "$(gx cat $MVP/devices)" "^id=$id0 .*role=guest cid=$C0 default=1 " "registry after default auto" || ok=1
+	route_check_keep 5312 - "$C0" || ok=1
 	[ $ok = 0 ] && : >"$D/why"
 	return $ok
 }
@@ -677,6 +832,304 @@ host_policy_matrix() {
 	return $ok
 }
 
+# ---- vsockctl policies (our host driver: mvsock.ko with its BPF hooks on
+# both sides; the policies are loaded by one vsockctl run and enforced
+# after it exited, as in real use) ----
+VC_HOST_POLICY=0	# 1: a host policy may be loaded (cleanup() clears it)
+
+# gput FILE TEXT: TEXT and a newline into the guest's FILE
+gput() { gx sh -c 'printf "%s\n" "$2" >"$1"' sh "$1" "$2"; }
+
+# vc_tries CGROUP CID:PORT...: in the guest, from a shell moved into
+# /sys/fs/cgroup/CGROUP, one mdtool connect to the host per CID:PORT
+# (bound to CID; "-": unbound); a line each, "try CGROUP CID PORT pid=PID"
+# and mdtool's lines (PID: mdtool's own)
+vc_tries() {
+	local cg=$1
+	shift
+	# (the guest's sh expands \$\$ in the inner sh: mdtool's pid)
+	# shellcheck disable=SC2016
+	timeout 300 "$NESTED_EXEC" sh -c '
+		cg=$1 md=$2
+		shift 2
+		echo $$ >/sys/fs/cgroup/$cg/cgroup.procs || exit 1
+		echo "cgroup of the tries: $(cat /proc/self/cgroup)"
+		for t in "$@"; do
+			c=${t%:*} p=${t#*:} b=
+			[ "$c" = - ] || b="-b $c"
+			echo "try $cg $c $p $(sh -c "echo pid=\$\$; exec $md connect -T 30 $b 2 $p" 2>&1 | tr "\n" " ")"
+		done' sh "$cg" "$MD" "$@"
+}
+
+# vc_clear_both: no policy on either side
+vc_clear_both() {
+	local o ok=0
+	o=$(gx "$VSOCKCTL" policy clear 2>&1)
+	expect "$o" "^(policy cleared: connections are not filtered|no policy loaded)\$" "guest: policy clear" || ok=1
+	if [ "$MD_HOST" = ours ]; then
+		o=$("$VSOCKCTL" policy clear 2>&1)
+		expect "$o" "^(policy cleared: connections are not filtered|no policy loaded)\$" "host: policy clear" || ok=1
+		VC_HOST_POLICY=0
+	fi
+	return $ok
+}
+
+# The rules of case_policy_matrix. Host (in rules; guest CIDs a, b, c x
+# ports 6101-6104, default deny); the line that decides each cell:
+#          6101     6102     6103     6104
+#   a      4 allow  4 allow  - deny   6 allow
+#   b      - deny   5 allow  5 allow  6 allow
+#   c      - deny   3 deny   5 allow  3 deny
+# ("-": the default). Guest (out rules): port 6104 only from the cgroup
+# /agent (line 4), from others EACCES (line 5); the host's port 6105 is
+# refused (line 6: ECONNREFUSED, nothing is sent, though the host would
+# allow it); the rest is allowed by the default. The guest tries every
+# cell from /agent, then 6104 from /other on each device, /other unbound
+# to 6101 (allowed there) and /agent unbound to 6105.
+VC_PM_MATRIX=0	# 1: the tries ran (listeners and cgroups are there)
+case_policy_matrix() {
+	local ok=0 o
+	VC_PM_PIDS=()
+	VC_PM_MATRIX=0
+	policy_matrix_run || ok=1
+	# whatever happened above: nothing may stay loaded
+	policy_matrix_clear || ok=1
+	kill "${VC_PM_PIDS[@]}" 2>/dev/null
+	o=$(gx sh -c 'rmdir /sys/fs/cgroup/agent /sys/fs/cgroup/other' 2>&1) || { msg "guest: removing the cgroups: $o"; ok=1; }
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+policy_matrix_run() {
+	local a=${CIDS[0]} b=${CIDS[1]} c=${CIDS[2]} p x e t cg g h o s got want gpid ok=0
+	local -A hline hallow lpid gdev hdev hhits ghits
+	local tries_agent=() tries_other=() acc=() hlog=() glog=()
+	hline=(["$a:6101"]=4 ["$a:6102"]=4 ["$a:6103"]=0 ["$a:6104"]=6 ["$a:6105"]=6
+	       ["$b:6101"]=0 ["$b:6102"]=5 ["$b:6103"]=5 ["$b:6104"]=6 ["$b:6105"]=6
+	       ["$c:6101"]=0 ["$c:6102"]=3 ["$c:6103"]=5 ["$c:6104"]=3 ["$c:6105"]=6)
+	hallow=([4]=1 [5]=1 [6]=1)
+	for x in "$a" "$b" "$c"; do
+		gdev[$x]=$(dev_id_of "$x")
+		hdev[$x]=$(host_dev_id_of "$x")
+	done
+	for p in 6101 6102 6103 6104 6105; do
+		hbg "pm$p" "$MD" serve -n 20 "$p"
+		lpid[$p]=${HPIDS[-1]}
+		VC_PM_PIDS+=("${HPIDS[-1]}")
+		hwait "pm$p" '^listening' 60 || return 1
+	done
+	cat >"$D/pm-host.rules" <<-EOF
+	# policy_matrix, host side: in rules per guest CID and port
+	default deny
+	deny in cid $c port 6102,6104	# c: 6103 only
+	allow in cid $a port 6101-6102
+	allow in cid $b,$c port 6102-6103
+	allow in cid $a-$c port 6104,6105
+	EOF
+	VC_HOST_POLICY=1
+	o=$("$VSOCKCTL" policy load "$D/pm-host.rules" 2>&1)
+	expect "$o" "^policy loaded: 4 rules \(in 4, out 0, route 0\), default deny\$" "host: policy load" || return 1
+	o=$(gx sh -c 'grep -q "^[^ ]* /sys/fs/cgroup cgroup2 " /proc/mounts ||
+		mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 1
+		mkdir -p /sys/fs/cgroup/agent /sys/fs/cgroup/other' 2>&1) || { msg "guest: cgroups: $o"; return 1; }
+	gput /tmp/pm-guest.rules "# policy_matrix, guest side: out rules by cgroup and by port
+default allow
+
+allow out cid 2 port 6104 cgroup /agent
+deny out port 6104 errno EACCES
+deny out cid 2 port 6105" || return 1
+	o=$(gx "$VSOCKCTL" policy load /tmp/pm-guest.rules)
+	expect "$o" "^policy loaded: 3 rules \(in 0, out 3, route 0\), default allow\$" "guest: policy load" || return 1
+	# (vsockctl has exited on both sides: what follows is the kernel's)
+	for x in "$a" "$b" "$c"; do
+		for p in 6101 6102 6103 6104; do tries_agent+=("$x:$p"); done
+	done
+	tries_agent+=("-:6105")
+	tries_other=("$a:6104" "$b:6104" "$c:6104" "-:6101")
+	o=$(vc_tries agent "${tries_agent[@]}"; vc_tries other "${tries_other[@]}")
+	VC_PM_MATRIX=1
+	msg "$o"
+	for t in "${tries_agent[@]/#/agent/}" "${tries_other[@]/#/other/}"; do
+		cg=${t%%/*}
+		t=${t#*/}
+		x=${t%:*}
+		p=${t#*:}
+		e=$x
+		[ "$x" = - ] && e=$a	# unbound: the default device
+		if [ "$p" = 6104 ]; then
+			g=$([ "$cg" = agent ] && echo 4 || echo 5)
+		elif [ "$p" = 6105 ]; then
+			g=6
+		else
+			g=0
+		fi
+		ghits[$g]=$((${ghits[$g]:-0} + 1))
+		got=$(grep "^try $cg $x $p " <<<"$o")
+		gpid=$(sed -n 's/.* pid=\([0-9]*\) .*/\1/p' <<<"$got")
+		case $g in
+		5)
+			want="error=EACCES op=connect"
+			glog+=("out local=$e:eph peer=2:$p dev=${gdev[$e]} line=5 EACCES pid=$gpid comm=mdtool") ;;
+		6)
+			want="error=ECONNREFUSED op=connect"
+			glog+=("out local=$e:eph peer=2:$p dev=${gdev[$e]} line=6 ECONNREFUSED pid=$gpid comm=mdtool") ;;
+		*)
+			h=${hline[$e:$p]}
+			hhits[$h]=$((${hhits[$h]:-0} + 1))
+			if [ -n "${hallow[$h]:-}" ]; then
+				want="server: accept local=2:$p peer=$e:"
+				acc+=("$p $e")
+			else
+				want="error=ECONNRESET op=connect"
+				hlog+=("in peer=$e:eph local=2:$p dev=${hdev[$e]} line=$h RST pid=${lpid[$p]} comm=mdtool")
+			fi ;;
+		esac
+		[[ $got == *"$want"* ]] || { msg "WRONG VERDICT: $cg, CID $x, port $p: want '$want', got '$got'"; ok=1; }
+	done
+	# the listeners saw exactly the requests both policies allowed
+	for p in 6101 6102 6103 6104 6105; do
+		want=$(printf '%s\n' "${acc[@]}" | sed -n "s/^$p //p" | sort | tr '\n' ' ')
+		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/pm$p.out" | sort | tr '\n' ' ')
+		[ "$want" = "$got" ] || { msg "host port $p accepted from '$got', want '$want'"; ok=1; }
+	done
+	# every denial in the log of its side, once
+	o=$("$VSOCKCTL" policy log --json 2>&1)
+	s=$(vc_py login <<<"$o") || { msg "host: policy log: $o"; ok=1; }
+	same_lines "host: denials logged" "$(sort <<<"$s")" "$(printf '%s\n' "${hlog[@]}" | sort)" || ok=1
+	o=$("$VSOCKCTL" policy log --json 2>&1)
+	[ -z "$o" ] || { msg "host: the log read again (the denials were read):"; msg "$o"; ok=1; }
+	o=$(gx "$VSOCKCTL" policy log --json)
+	s=$(vc_py logout <<<"$o") || { msg "guest: policy log: $o"; ok=1; }
+	same_lines "guest: denials logged" "$(sort <<<"$s")" "$(printf '%s\n' "${glog[@]}" | sort)" || ok=1
+	o=$(gx "$VSOCKCTL" policy log --json)
+	[ -z "$o" ] || { msg "guest: the log read again (the denials were read):"; msg "$o"; ok=1; }
+	# the counters: one hit per connection on the rule that decided it
+	s=$("$VSOCKCTL" policy show --json 2>&1 | vc_py show)
+	want="default=deny in=${hhits[0]:-0} out=0
+line=3 hits=${hhits[3]:-0} rule=deny in cid $c port 6102,6104
+line=4 hits=${hhits[4]:-0} rule=allow in cid $a port 6101-6102
+line=5 hits=${hhits[5]:-0} rule=allow in cid $b-$c port 6102-6103
+line=6 hits=${hhits[6]:-0} rule=allow in cid $a-$c port 6104-6105
+local_allowed=0 log_lost=0"
+	same_lines "host: policy show --json" "$s" "$want" || ok=1
+	s=$(gx "$VSOCKCTL" policy show --json | vc_py show)
+	want="default=allow in=0 out=${ghits[0]:-0}
+line=4 hits=${ghits[4]:-0} rule=allow out cid 2 port 6104 cgroup /agent
+line=5 hits=${ghits[5]:-0} rule=deny out port 6104 errno EACCES
+line=6 hits=${ghits[6]:-0} rule=deny out cid 2 port 6105
+local_allowed=0 log_lost=0"
+	same_lines "guest: policy show --json" "$s" "$want" || ok=1
+	# still in force for a later vsockctl: the text form, same counters
+	o=$("$VSOCKCTL" policy show 2>&1)
+	expect "$o" "^# policy from $(realpath "$D/pm-host.rules"), loaded " "host: policy show" || ok=1
+	expect "$o" "^default deny +# in ${hhits[0]:-0}, out 0\$" "host: policy show" || ok=1
+	expect "$o" "^allow in cid $b-$c port 6102-6103 +# line 5: ${hhits[5]:-0}\$" "host: policy show" || ok=1
+	o=$(gx "$VSOCKCTL" policy show)
+	expect "$o" "^# policy from /tmp/pm-guest.rules, loaded " "guest: policy show" || ok=1
+	expect "$o" "^allow out cid 2 port 6104 cgroup /agent +# line 4: ${ghits[4]:-0}\$" "guest: policy show" || ok=1
+	expect "$o" "^deny out port 6104 errno EACCES +# line 5: ${ghits[5]:-0}\$" "guest: policy show" || ok=1
+	return $ok
+}
+
+# clear on both sides: show says so, and two cells that were denied (one
+# by the host, one by the guest) connect again
+policy_matrix_clear() {
+	local a=${CIDS[0]} c=${CIDS[2]} o s ok=0
+	vc_clear_both || ok=1
+	o=$("$VSOCKCTL" policy show 2>&1)
+	expect "$o" "^no policy loaded: connections are not filtered\$" "host: policy show after clear" || ok=1
+	s=$("$VSOCKCTL" policy show --json 2>&1 | vc_py show)
+	expect "$s" "^loaded=false attached=\$" "host: policy show --json after clear" || ok=1
+	o=$(gx "$VSOCKCTL" policy show)
+	expect "$o" "^no policy loaded: connections are not filtered\$" "guest: policy show after clear" || ok=1
+	[ "$VC_PM_MATRIX" = 1 ] || return 1
+	o=$(vc_tries agent "$c:6102"; vc_tries other "$a:6104")
+	msg "after clear: $o"
+	expect "$o" "^try agent $c 6102 .*server: accept local=2:6102 peer=$c:" "after clear: CID $c to port 6102 (the host denied it)" || ok=1
+	expect "$o" "^try other $a 6104 .*server: accept local=2:6104 peer=$a:" "after clear: /other to port 6104 (the guest denied it)" || ok=1
+	return $ok
+}
+
+# route rules in the guest; the host's listeners show the CID each
+# connection came from
+case_policy_route() {
+	local a=${CIDS[0]} ok=0 o
+	VC_PR_PIDS=()
+	VC_PR_RAN=0
+	policy_route_run || ok=1
+	o=$(gx "$VSOCKCTL" policy clear 2>&1)
+	expect "$o" "^(policy cleared: connections are not filtered|no policy loaded)\$" "guest: policy clear" || ok=1
+	if [ "$VC_PR_RAN" = 1 ]; then
+		# without the rules port 6201 goes through the default device again
+		o=$(gx "$MD" connect -T 30 2 6201)
+		expect "$o" "^server: accept local=2:6201 peer=$a:" "after clear: unbound to port 6201" || ok=1
+	fi
+	kill "${VC_PR_PIDS[@]}" 2>/dev/null
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+policy_route_run() {
+	local a=${CIDS[0]} b=${CIDS[1]} c=${CIDS[2]} p t x o s want got ok=0
+	local tries=() acc=()
+	local -A via
+	for p in 6201 6202 6203 6204 6205; do
+		hbg "pr$p" "$MD" serve -n 10 "$p"
+		VC_PR_PIDS+=("${HPIDS[-1]}")
+		hwait "pr$p" '^listening' 60 || return 1
+	done
+	gput /tmp/pr-guest.rules "# policy_route, guest side
+route port 6201 via $c
+route port 6202 cid 2 via $b
+route port 6203 cid 77 via $b
+route port 6204 via 99" || return 1
+	o=$(gx "$VSOCKCTL" policy load /tmp/pr-guest.rules)
+	msg "guest: $o"
+	expect "$o" "^/tmp/pr-guest.rules:5: warning: via CID 99 is not a local device now\$" "guest: the warning for via 99" || ok=1
+	expect "$o" "^policy loaded: 4 rules \(in 0, out 0, route 4\), default allow\$" "guest: policy load" || return 1
+	# BIND:PORT and the CID the host must see: unbound 6201 -> c (line 2),
+	# 6202 -> b (line 3, cid 2 matches), 6203 -> default a (cid 77 does
+	# not match), 6204 -> a (line 5 matches, but 99 is no local device: the
+	# default rules), 6205 -> a (no rule); a socket bound to b keeps b
+	# (bound sockets are never asked)
+	tries=("-:6201" "-:6202" "-:6203" "-:6204" "-:6205" "$b:6201")
+	via=(["-:6201"]=$c ["-:6202"]=$b ["-:6203"]=$a ["-:6204"]=$a ["-:6205"]=$a ["$b:6201"]=$b)
+	o=$(timeout 300 "$NESTED_EXEC" sh -c '
+		md=$1
+		shift
+		for t in "$@"; do
+			c=${t%:*} p=${t#*:} b=
+			[ "$c" = - ] || b="-b $c"
+			echo "try $c $p $($md connect -T 30 $b 2 $p 2>&1 | tr "\n" " ")"
+		done' sh "$MD" "${tries[@]}")
+	VC_PR_RAN=1
+	msg "$o"
+	for t in "${tries[@]}"; do
+		x=${t%:*}
+		p=${t#*:}
+		want="server: accept local=2:$p peer=${via[$t]}:"
+		got=$(grep "^try $x $p " <<<"$o")
+		[[ $got == *"$want"* ]] || { msg "WRONG ROUTE: bind $x, port $p: want '$want', got '$got'"; ok=1; }
+		acc+=("$p ${via[$t]}")
+	done
+	for p in 6201 6202 6203 6204 6205; do
+		want=$(printf '%s\n' "${acc[@]}" | sed -n "s/^$p //p" | sort | tr '\n' ' ')
+		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/pr$p.out" | sort | tr '\n' ' ')
+		[ "$want" = "$got" ] || { msg "host port $p accepted from '$got', want '$want'"; ok=1; }
+	done
+	s=$(gx "$VSOCKCTL" policy show --json | vc_py show)
+	want="default=allow in=0 out=${#tries[@]}
+line=2 hits=1 rule=route port 6201 via $c
+line=3 hits=1 rule=route port 6202 cid 2 via $b
+line=4 hits=0 rule=route port 6203 cid 77 via $b
+line=5 hits=1 rule=route port 6204 via 99
+local_allowed=0 log_lost=0"
+	same_lines "guest: policy show --json" "$s" "$want" || ok=1
+	o=$(gx "$VSOCKCTL" policy log --json)
+	[ -z "$o" ] || { msg "guest: denials logged without a deny rule:"; msg "$o"; ok=1; }
+	return $ok
+}
+
 # (after the migration case: the CIDs are CIDS[], not C0..C2)
 case_hot_unplug() {
 	local a=${CIDS[0]} b=${CIDS[1]} c=${CIDS[2]} id1 o i ok=0
@@ -713,6 +1166,37 @@ case_hot_unplug() {
 	route_check 5712 - "$a" || ok=1
 	gx sh -c 'killall mdtool; true' >/dev/null 2>&1
 	CIDS=("$a" "$c")
+	[ $ok = 0 ] && : >"$D/why"
+	return $ok
+}
+
+# vsockctl after case_hot_unplug: the removed device is gone from both
+# registries, the default is the device that took over
+case_vsockctl_unplug() {
+	local b=${VT_UNPLUGGED:-} c o s got want id end ok=0 rest=()
+	[ -n "$b" ] || { msg "hot_unplug did not run"; return 1; }
+	for c in "${CIDS[@]}"; do [ "$c" = "$b" ] || rest+=("$c"); done
+	o=$(gx "$VSOCKCTL" devices --json)
+	s=$(vc_py devices <<<"$o") || { msg "guest: $o"; msg "$s"; return 1; }
+	msg "guest: $s"
+	same_lines "guest: vsockctl devices vs the registry" "$s" "$(gx cat $MVP/devices | reg_summary)" || ok=1
+	want=$(for c in "${rest[@]}"; do echo "guest cid=$c default=$([ "$c" = "${rest[0]}" ] && echo 1 || echo 0) state=up"; done)
+	same_lines "guest devices after the unplug" "$(grep '^guest ' <<<"$s" | sed 's/ id=[0-9]*//; s/ name=.*//')" "$want" || ok=1
+	grep -q "^guest cid=$b " <<<"$s" && { msg "the removed device (CID $b) is still listed"; ok=1; }
+	id=$(dev_id_of "${rest[0]}")
+	o=$(gx "$VSOCKCTL" default)
+	expect "$o" "^default: id $id [^ ]+ cid ${rest[0]}\$" "vsockctl default after the unplug" || ok=1
+	# the host: the removed device's vhost instance went with it (QEMU
+	# closed it: give the release a moment)
+	want=$(printf 'host cid=%s state=up\n' "${rest[@]}" | sort)
+	end=$((SECONDS + 30))
+	while :; do
+		s=$("$VSOCKCTL" devices --json 2>&1 | vc_py devices)
+		got=$(grep '^host ' <<<"$s" | sed 's/ id=[0-9]*//; s/ default=[01]//; s/ name=.*//' | sort)
+		[ "$got" = "$want" ] || [ $SECONDS -ge $end ] && break
+		sleep 1
+	done
+	same_lines "host: host-role devices after the unplug" "$got" "$want" || ok=1
 	[ $ok = 0 ] && : >"$D/why"
 	return $ok
 }

@@ -4,7 +4,8 @@
 # run-inner.sh arguments of the multi-device suites (sourced): MD_NDEV
 # vhost-vsock-pci devices from guest CID 3, our guest modules and the test
 # programs packed into the inner initramfs (at their paths here), the TCP
-# control ports of vsock_test carried both ways.
+# control ports of vsock_test carried both ways. VSOCKCTL: another
+# vsockctl binary (as cases.sh: the same path in both machines).
 
 MD_NDEV=${MD_NDEV:-3}
 _b=${MVSOCK_BUILD:-$ROOT/build}
@@ -13,6 +14,7 @@ MD_RUN_ARGS=(
 	--add "$ROOT/kernel/mvsock.ko" --add "$ROOT/kernel/mvsock_virtio.ko"
 	--add "$_b/multidev/mdtool" --add "$_b/multidev/bindshim.so"
 	--add "$_b/bench/vsock_pingpong" --add "$_b/tools/vsocktop"
+	--add "${VSOCKCTL:-$_b/tools/vsockctl}"
 	--listen-inner 1240 --listen-outer 1241
 )
 # hot-plug and migration cases (our host driver only: time)
