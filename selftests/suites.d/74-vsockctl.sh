@@ -473,6 +473,10 @@ one_line_error "policy log without a policy: status 1, one line" "$V" policy log
 # ---- not root, modules in use and gone ------------------------------------------------------------
 one_line_error "policy load as an unprivileged user: status 1, one line" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$V" policy load "$W/p1.rules"
+one_line_error "policy show as an unprivileged user: status 1, one line" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$V" policy show
+one_line_error "policy log as an unprivileged user: status 1, one line" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$V" policy log
 "$V" policy load "$W/p1.rules" >/dev/null
 # (without mvsock_loopback, only the policy holds mvsock.ko)
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done

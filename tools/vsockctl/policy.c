@@ -70,8 +70,12 @@ static int vc_lock(int op, bool create)
 		return -2;
 	}
 	fd = open(VC_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 && errno == ENOENT)
 		return -1;
+	if (fd < 0) {
+		vc_fail("%s: %s", VC_PIN_DIR, strerror(errno));
+		return -2;
+	}
 	if (flock(fd, op)) {
 		vc_fail("cannot lock %s: %s", VC_PIN_DIR, strerror(errno));
 		close(fd);
@@ -712,12 +716,19 @@ static unsigned int vc_map_id(int fd)
 	return bpf_map_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
-/* the pinned log's ring buffer; NULL with *@fd -1 when there is none */
+/*
+ * the pinned log's ring buffer; NULL with *@fd -1 when there is none, -2
+ * on an error (the message is printed)
+ */
 static struct ring_buffer *vc_log_open(int *fd)
 {
 	struct ring_buffer *rb;
 	int lock = vc_lock(LOCK_SH, false);
 
+	if (lock == -2) {
+		*fd = -2;
+		return NULL;
+	}
 	*fd = vc_pinned(VC_PIN_LINK) ? bpf_obj_get(VC_PIN_LOG) : -1;
 	if (lock >= 0)
 		close(lock);

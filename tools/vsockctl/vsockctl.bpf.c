@@ -69,12 +69,14 @@ static bool vc_cgroup_ok(const volatile struct vc_entry *e)
 	return bpf_get_current_ancestor_cgroup_id(e->cgroup_level) == e->cgroup_id;
 }
 
+/* ports first: most rules name one, so most entries fail there */
 static bool vc_match(const volatile struct vc_entry *e, const struct vc_conn *c)
 {
+	if (c->port < e->port_lo || c->port > e->port_hi)
+		return false;
 	if (c->local && !(e->flags & VC_E_LOCAL))
 		return false;
-	if (c->cid < e->cid_lo || c->cid > e->cid_hi ||
-	    c->port < e->port_lo || c->port > e->port_hi)
+	if (c->cid < e->cid_lo || c->cid > e->cid_hi)
 		return false;
 	if (e->dev >= 0 && e->dev != c->dev)
 		return false;
