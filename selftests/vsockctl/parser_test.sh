@@ -60,7 +60,8 @@ vc_pt_diag() { # file...: its lines as diagnostics
 
 # run the case in the vc_pt_* globals; 0 pass, 1 fail
 vc_pt_check() {
-	local w=$1 f=$w/case.rules disp rc tmo=()
+	local w=$1
+	local f=$w/case.rules disp rc tmo=()
 
 	if [ -n "$vc_pt_stdin" ]; then
 		disp='<stdin>'
@@ -179,7 +180,7 @@ vc_pt_flush() {
 
 vc_parser_tests() { # [FIRST]
 	local cases=${VC_CASES:-$VC_PT_DIR/parser-cases.txt} w line sect=
-	local vc_pt_num=${1:-1} vc_pt_name= vc_pt_in_mode vc_pt_exp_mode
+	local vc_pt_num=${1:-1} vc_pt_name='' vc_pt_in_mode vc_pt_exp_mode
 	local vc_pt_expect vc_pt_stdin vc_pt_needs_cg vc_pt_cg_ok=0
 	local -a vc_pt_in vc_pt_exp vc_pt_cg_made
 
@@ -200,13 +201,13 @@ vc_parser_tests() { # [FIRST]
 			vc_pt_name=${line#=== }
 			vc_pt_in=() vc_pt_exp=() sect=
 			vc_pt_in_mode=literal vc_pt_exp_mode=literal
-			vc_pt_expect= vc_pt_stdin= vc_pt_needs_cg=
+			vc_pt_expect='' vc_pt_stdin='' vc_pt_needs_cg=''
 			;;
 		'--- input') sect=in vc_pt_in_mode=literal ;;
 		'--- input escaped') sect=in vc_pt_in_mode=escaped ;;
 		'--- input script') sect=in vc_pt_in_mode=script ;;
-		'--- stdin') sect= vc_pt_stdin=1 ;;
-		'--- needs cgroup') sect= vc_pt_needs_cg=1 ;;
+		'--- stdin') sect='' vc_pt_stdin=1 ;;
+		'--- needs cgroup') sect='' vc_pt_needs_cg=1 ;;
 		'--- expect ok') sect=exp vc_pt_expect=ok ;;
 		'--- expect ok script') sect=exp vc_pt_expect=ok vc_pt_exp_mode=script ;;
 		'--- expect error') sect=exp vc_pt_expect=error ;;
