@@ -244,18 +244,17 @@ static void vc_fill_rodata(struct vsockctl_bpf *skel, const struct vc_compiled *
 			   const char *text, const char *file)
 {
 	vc_rodata_t *r = skel->rodata;
-	char source[VC_SOURCE_MAX];
+	char *abs = strcmp(file, "-") ? realpath(file, NULL) : NULL;
 
 	r->vc_default_deny = c->default_deny;
 	memcpy((void *)r->vc_n, c->n, sizeof(c->n));
 	memcpy((void *)r->vc_entries, c->entry, sizeof(c->entry));
 	memcpy((void *)r->vc_rules, c->info, sizeof(c->info));
 	snprintf((char *)r->vc_text, VC_TEXT_MAX, "%s", text);
-	if (strcmp(file, "-") && !realpath(file, source))
-		snprintf(source, sizeof(source), "%s", file);
-	else if (!strcmp(file, "-"))
-		snprintf(source, sizeof(source), "<stdin>");
-	snprintf((char *)r->vc_source, VC_SOURCE_MAX, "%s", source);
+	/* (a longer path is cut: it only names the source in `show`) */
+	snprintf((char *)r->vc_source, VC_SOURCE_MAX, "%s",
+		 abs ? abs : vc_display_name(file));
+	free(abs);
 	r->vc_loaded_at = time(NULL);
 }
 
