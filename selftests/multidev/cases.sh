@@ -814,10 +814,8 @@ host_policy_matrix() {
 	done
 	# the listeners saw exactly the allowed requests
 	for p in 6001 6002 6003 6004; do
-		want=$(for x in "$a" "$b" "$c"; do [ -n "${allow[$x:$p]:-}" ] && echo "$x"; done | sort | tr '\n' ' ')
-		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/hp$p.out" | sort | tr '\n' ' ')
-		[ "$want" = "$got" ] || { msg "port $p accepted from '$got', want '$want'"; ok=1; }
-	done
+		for x in "$a" "$b" "$c"; do [ -n "${allow[$x:$p]:-}" ] && echo "$p $x"; done
+	done | accepted_exactly hp 6001 6002 6003 6004 || ok=1
 	# the loader logged each denial once (it reads a ring buffer: give
 	# it a moment for the last ones)
 	want=$(for x in "$a" "$b" "$c"; do for p in 6001 6002 6003 6004; do
@@ -874,6 +872,21 @@ vc_clear_both() {
 	return $ok
 }
 
+# accepted_exactly PREFIX PORT... ("PORT CID" lines on stdin): the host
+# listener of each PORT ($D/PREFIXPORT.out, mdtool serve) accepted from
+# exactly those CIDs
+accepted_exactly() {
+	local pre=$1 p want got ok=0 pairs
+	shift
+	pairs=$(cat)
+	for p in "$@"; do
+		want=$(sed -n "s/^$p //p" <<<"$pairs" | sort | tr '\n' ' ')
+		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/$pre$p.out" | sort | tr '\n' ' ')
+		[ "$want" = "$got" ] || { msg "host port $p accepted from '$got', want '$want'"; ok=1; }
+	done
+	return $ok
+}
+
 # The rules of case_policy_matrix. Host (in rules; guest CIDs a, b, c x
 # ports 6101-6104, default deny); the line that decides each cell:
 #          6101     6102     6103     6104
@@ -887,6 +900,7 @@ vc_clear_both() {
 # cell from /agent, then 6104 from /other on each device, /other unbound
 # to 6101 (allowed there) and /agent unbound to 6105.
 VC_PM_MATRIX=0	# 1: the tries ran (listeners and cgroups are there)
+
 case_policy_matrix() {
 	local ok=0 o
 	VC_PM_PIDS=()
@@ -987,11 +1001,7 @@ deny out cid 2 port 6105" || return 1
 		[[ $got == *"$want"* ]] || { msg "WRONG VERDICT: $cg, CID $x, port $p: want '$want', got '$got'"; ok=1; }
 	done
 	# the listeners saw exactly the requests both policies allowed
-	for p in 6101 6102 6103 6104 6105; do
-		want=$(printf '%s\n' "${acc[@]}" | sed -n "s/^$p //p" | sort | tr '\n' ' ')
-		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/pm$p.out" | sort | tr '\n' ' ')
-		[ "$want" = "$got" ] || { msg "host port $p accepted from '$got', want '$want'"; ok=1; }
-	done
+	printf '%s\n' "${acc[@]}" | accepted_exactly pm 6101 6102 6103 6104 6105 || ok=1
 	# every denial in the log of its side, once
 	o=$("$VSOCKCTL" policy log --json 2>&1)
 	s=$(vc_py login <<<"$o") || { msg "host: policy log: $o"; ok=1; }
@@ -1112,11 +1122,7 @@ route port 6204 via 99" || return 1
 		[[ $got == *"$want"* ]] || { msg "WRONG ROUTE: bind $x, port $p: want '$want', got '$got'"; ok=1; }
 		acc+=("$p ${via[$t]}")
 	done
-	for p in 6201 6202 6203 6204 6205; do
-		want=$(printf '%s\n' "${acc[@]}" | sed -n "s/^$p //p" | sort | tr '\n' ' ')
-		got=$(sed -n "s/^accept local=2:$p peer=\([0-9]*\):.*/\1/p" "$D/pr$p.out" | sort | tr '\n' ' ')
-		[ "$want" = "$got" ] || { msg "host port $p accepted from '$got', want '$want'"; ok=1; }
-	done
+	printf '%s\n' "${acc[@]}" | accepted_exactly pr 6201 6202 6203 6204 6205 || ok=1
 	s=$(gx "$VSOCKCTL" policy show --json | vc_py show)
 	want="default=allow in=0 out=${#tries[@]}
 line=2 hits=1 rule=route port 6201 via $c
