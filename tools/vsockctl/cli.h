@@ -26,6 +26,9 @@ extern struct vc_opts vc_opt;
 /* "vsockctl: " + message on stderr; returns 1 (the runtime error status) */
 int vc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* a usage error found after parsing, as argp words it; returns 2 */
+int vc_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* 0 when mvsock.ko is loaded, else vc_fail()'s 1 */
 int vc_need_module(void);
 

@@ -209,6 +209,14 @@ err_free:
 	return 1;
 }
 
+/* "N rules (in A, out B, route C), default X" after @what */
+static void vc_print_summary(const char *what, const struct vc_policy *p)
+{
+	printf("%s%u rules (in %u, out %u, route %u), default %s\n", what, p->n_rules,
+	       vc_count_dir(p, VC_DIR_IN), vc_count_dir(p, VC_DIR_OUT),
+	       vc_count_dir(p, VC_DIR_ROUTE), p->default_deny ? "deny" : "allow");
+}
+
 static int vc_policy_check(const char *file)
 {
 	struct vc_loaded l;
@@ -229,10 +237,8 @@ static int vc_policy_check(const char *file)
 		vc_json_str(text);
 		printf("}\n");
 	} else {
-		printf("%s: OK, %u rules (in %u, out %u, route %u), default %s\n",
-		       vc_display_name(file), p->n_rules, vc_count_dir(p, VC_DIR_IN),
-		       vc_count_dir(p, VC_DIR_OUT), vc_count_dir(p, VC_DIR_ROUTE),
-		       p->default_deny ? "deny" : "allow");
+		printf("%s: OK, ", vc_display_name(file));
+		vc_print_summary("", p);
 	}
 	vc_loaded_free(&l);
 	return 0;
@@ -374,10 +380,7 @@ static int vc_install(const struct vc_compiled *c, const char *text, const char 
 	vsockctl_bpf__destroy(skel);
 	if (err)
 		return 1;
-	printf("policy %s: %u rules (in %u, out %u, route %u), default %s\n",
-	       replaced ? "replaced" : "loaded", p->n_rules, vc_count_dir(p, VC_DIR_IN),
-	       vc_count_dir(p, VC_DIR_OUT), vc_count_dir(p, VC_DIR_ROUTE),
-	       p->default_deny ? "deny" : "allow");
+	vc_print_summary(replaced ? "policy replaced: " : "policy loaded: ", p);
 	return 0;
 }
 
@@ -814,16 +817,11 @@ int vc_cmd_policy(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	bool with_file = sub && (!strcmp(sub, "load") || !strcmp(sub, "check"));
 
-	if (!sub) {
-		fprintf(stderr, "vsockctl: policy needs a command: load, show, clear, log or check\n"
-			"Try 'vsockctl --help' for more information.\n");
-		return 2;
-	}
-	if (with_file ? argc != 3 : argc != 2) {
-		fprintf(stderr, "vsockctl: policy %s %s\nTry 'vsockctl --help' for more information.\n",
-			sub, with_file ? "takes one FILE (- for stdin)" : "takes no argument");
-		return 2;
-	}
+	if (!sub)
+		return vc_usage("policy needs a command: load, show, clear, log or check");
+	if (with_file ? argc != 3 : argc != 2)
+		return vc_usage("policy %s %s", sub,
+				with_file ? "takes one FILE (- for stdin)" : "takes no argument");
 	if (!strcmp(sub, "load"))
 		return vc_policy_load(argv[2]);
 	if (!strcmp(sub, "check"))
@@ -834,7 +832,5 @@ int vc_cmd_policy(int argc, char **argv)
 		return vc_policy_clear();
 	if (!strcmp(sub, "log"))
 		return vc_policy_log();
-	fprintf(stderr, "vsockctl: unknown policy command '%s': want load, show, clear, log or check\n"
-		"Try 'vsockctl --help' for more information.\n", sub);
-	return 2;
+	return vc_usage("unknown policy command '%s': want load, show, clear, log or check", sub);
 }

@@ -118,17 +118,21 @@ static const struct argp vc_argp = {
 	.doc = vc_doc,
 };
 
-/* a usage error found after parsing: argp's format, status 2 */
-static int vc_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int vc_usage(const char *fmt, ...)
+/* "vsockctl: MESSAGE" and @tail on stderr */
+static void vc_vmsg(const char *tail, const char *fmt, va_list ap)
+{
+	fputs("vsockctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+}
+
+int vc_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vsockctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vc_vmsg("\nTry 'vsockctl --help' for more information.\n", fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'vsockctl --help' for more information.\n", stderr);
 	return 2;
 }
 
@@ -136,11 +140,9 @@ int vc_fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vsockctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vc_vmsg("\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
@@ -345,8 +347,9 @@ static bool vc_number(const char *s, unsigned long long max, unsigned long long 
  */
 static int vc_find_dev(const char *arg, const struct vc_dev *devs, unsigned int n)
 {
-	unsigned long long v;
+	unsigned long long v = 0;
 	bool by_cid = !strncmp(arg, "cid:", 4);
+	bool by_id = !by_cid && vc_number(arg, 0xffffffffULL, &v);
 	unsigned int i;
 
 	if (by_cid && !vc_number(arg + 4, 0xffffffffULL, &v)) {
@@ -355,8 +358,7 @@ static int vc_find_dev(const char *arg, const struct vc_dev *devs, unsigned int 
 	}
 	for (i = 0; i < n; i++) {
 		if (by_cid ? devs[i].cid == v && !strcmp(devs[i].role, "guest") :
-		    vc_number(arg, 0xffffffffULL, &v) ? devs[i].id == v :
-		    !strcmp(devs[i].name, arg))
+		    by_id ? devs[i].id == v : !strcmp(devs[i].name, arg))
 			return i;
 	}
 	vc_fail("no device %s in the registry (vsockctl devices lists them)", arg);
