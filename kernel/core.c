@@ -75,16 +75,11 @@ static int __init mvsock_init(void)
 		       err);
 		goto err_misc;
 	}
-	err = mvsock_dev_init();
-	if (err)
-		goto err_diag;
 	/* without module BTF there are no hooks, sockets work all the same */
 	if (mvsock_bpf_init())
 		pr_warn("mvsock: BPF hooks unavailable\n");
 	return 0;
 
-err_diag:
-	mvsock_diag_exit();
 err_misc:
 	misc_deregister(&mvsock_misc);
 err_sock:

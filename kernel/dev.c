@@ -613,11 +613,6 @@ static const struct kernel_param_ops mvsock_devices_ops = {
 module_param_cb(devices, &mvsock_devices_ops, NULL, 0444);
 MODULE_PARM_DESC(devices, "the device registry (read only)");
 
-int mvsock_dev_init(void)
-{
-	return 0;
-}
-
 void mvsock_dev_exit(void)
 {
 	WARN_ON_ONCE(!list_empty(&mvsock_devs));

@@ -70,11 +70,9 @@ struct mvsock_dev;
  *	off: must not sleep. It may call mvsock_rx_pkt() synchronously only
  *	from process context with nothing queued ahead (see loopback.c).
  *	Returns the packet length queued or a negative errno.
- * @cancel_pkts: drop queued packets that belong to @vsk (optional).
  */
 struct mvsock_dev_ops {
 	int (*send_pkt)(struct mvsock_dev *dev, struct sk_buff *skb);
-	void (*cancel_pkts)(struct mvsock_dev *dev, struct sock *sk);
 };
 
 struct mvsock_dev_stats {
@@ -255,7 +253,6 @@ struct sock *mvsock_lookup_bound(u32 cid, u32 port);
 void mvsock_reap_stale(struct mvsock_sock *vsk);
 typedef void (*mvsock_sock_fn)(struct sock *sk, void *arg);
 void mvsock_visit_socks(mvsock_sock_fn fn, void *arg);
-int mvsock_table_count(void);
 void mvsock_track(struct mvsock_sock *vsk);
 void mvsock_untrack(struct mvsock_sock *vsk);
 extern struct hlist_head mvsock_all_socks;
@@ -308,7 +305,6 @@ void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val);
 void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out);
 #define MVSOCK_STAT(dev, field, val) \
 	mvsock_dev_stat_add(dev, offsetof(struct mvsock_dev_stats, field), val)
-int mvsock_dev_init(void);
 void mvsock_dev_exit(void);
 
 /*
@@ -346,16 +342,13 @@ void mvsock_begin_close(struct sock *sk);
 void mvsock_finish_close(struct sock *sk);
 void mvsock_sk_init_proto(struct mvsock_sock *vsk, struct mvsock_sock *parent);
 void mvsock_purge_rx(struct mvsock_sock *vsk);
-struct sk_buff *mvsock_alloc_pkt(struct mvsock_sock *vsk, u16 op, u32 len);
 void mvsock_dev_reset_socks(struct mvsock_dev *dev);
 
 /* sock.c */
 extern struct proto mvsock_proto;
 extern const struct net_proto_family mvsock_family_ops;
 struct sock *mvsock_create_child(struct sock *listener);
-bool mvsock_type_ok(int type);
 u16 mvsock_wire_type(const struct sock *sk);
-extern atomic_t mvsock_sock_count;
 void mvsock_set_owner(struct mvsock_sock *vsk);
 
 /*

@@ -16,8 +16,6 @@
 #include "mvsock_trace.h"
 #include "../include/uapi/linux/mvsock.h"
 
-atomic_t mvsock_sock_count = ATOMIC_INIT(0);
-
 struct proto mvsock_proto = {
 	.name = "AF_VSOCK",
 	.owner = THIS_MODULE,
@@ -27,11 +25,6 @@ struct proto mvsock_proto = {
 
 static const struct proto_ops mvsock_stream_ops;
 static const struct proto_ops mvsock_seqpacket_ops;
-
-bool mvsock_type_ok(int type)
-{
-	return type == SOCK_STREAM || type == SOCK_SEQPACKET;
-}
 
 static int mvsock_addr_from_user(struct sockaddr *addr, int len,
 				 struct sockaddr_vm **out)
@@ -59,7 +52,6 @@ static void mvsock_sk_destruct(struct sock *sk)
 		vsk->dev = NULL;
 	}
 	mvsock_untrack(vsk);
-	atomic_dec(&mvsock_sock_count);
 }
 
 static struct sock *mvsock_sk_alloc(struct net *net, struct socket *sock,
@@ -90,7 +82,6 @@ static struct sock *mvsock_sk_alloc(struct net *net, struct socket *sock,
 		sk->sk_sndtimeo = parent->sk.sk_sndtimeo;
 		sock_copy_flags(sk, &parent->sk);
 	}
-	atomic_inc(&mvsock_sock_count);
 	mvsock_track(mvsock_sk(sk));
 	return sk;
 }

@@ -291,18 +291,6 @@ void mvsock_visit_socks(mvsock_sock_fn fn, void *arg)
 	kvfree(batch);
 }
 
-int mvsock_table_count(void)
-{
-	struct mvsock_sock *vsk;
-	int b, n = 0;
-
-	spin_lock_bh(&mvsock_table_lock);
-	for (b = 0; b < MVSOCK_HASH_SIZE; b++)
-		hlist_for_each_entry(vsk, &mvsock_conn_table[b], conn_node)
-			n++;
-	spin_unlock_bh(&mvsock_table_lock);
-	return n;
-}
 
 void mvsock_track(struct mvsock_sock *vsk)
 {
