@@ -12,9 +12,10 @@
 # Suites named 00-* set things up (load the modules under test): when one
 # fails, the remaining suites are not run (reported as failed).
 #
-# Environment: CHECK_SUITES="50-* 60-*" runs only the suites whose names
-# match one of the globs (00-* always run); SUITE_TIMEOUT (seconds, default
-# 1800) bounds each suite.
+# Environment: CHECK_SUITES="50-* 60-*" or "50-*,60-*" runs only the suites
+# whose names match one of the globs (00-* always run); SUITE_TIMEOUT
+# (seconds, default 1800) bounds each suite. The line "# mvsock-suites: ..."
+# names the suites it runs (run-check.sh reruns the unfinished ones).
 
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -28,7 +29,7 @@ for s in selftests/suites.d/[0-9][0-9]-*.sh; do
 	name=$(basename "$s" .sh)
 	if [ -n "${CHECK_SUITES:-}" ] && [[ $name != 00-* ]]; then
 		keep=0
-		for g in $CHECK_SUITES; do
+		for g in ${CHECK_SUITES//,/ }; do
 			# shellcheck disable=SC2053 # glob match intended
 			[[ $name == $g ]] && keep=1
 		done
@@ -39,6 +40,7 @@ done
 
 echo "KTAP version 1"
 echo "# mvsock check on $(uname -r), ${MVSOCK_STOCK:+stock modules (MVSOCK_STOCK=1), }${#suites[@]} suites"
+echo "# mvsock-suites: $(basename -s .sh "${suites[@]}" | tr '\n' ' ')"
 echo "1..${#suites[@]}"
 
 indent() {

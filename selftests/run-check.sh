@@ -4,15 +4,17 @@
 # The driver of "make check": builds the upstream vsock tests, boots ONE VM
 # (selftests/vm/run.sh) that runs selftests/guest-check.sh, i.e. every suite
 # in selftests/suites.d/, then counts the suites' TAP results and ends with
-# the line "N passed, N failed" (", N skipped" when some were skipped).
+# the line "N passed, N failed" (", N skipped" when some were skipped). A VM
+# killed by a known emulator fault is replaced once (see below).
 # Exits non-zero on any failed test, a suite that failed without a failing
 # test line, a VM failure (timeout, crash, kernel log check), or when no
 # test ran at all.
 #
 # Usage: selftests/run-check.sh
 # Environment (forwarded into the VM): MVSOCK_STOCK=1 tests Debian's stock
-# vsock modules instead of ours (a harness self-test), CHECK_SUITES="50-*",
-# SUITE_TIMEOUT. CHECK_TIMEOUT (seconds, default 3600) bounds the VM.
+# vsock modules instead of ours (a harness self-test), CHECK_SUITES="50-*
+# 6*" (globs, separated by spaces or commas), SUITE_TIMEOUT. CHECK_TIMEOUT
+# (seconds, default 3600) bounds each VM; CHECK_VM_RETRIES (default 1).
 # The full console output is kept in build/check/console.log.
 
 set -uo pipefail
@@ -38,12 +40,12 @@ if ! selftests/upstream/build.sh || ! selftests/nested/mkinitramfs.sh >/dev/null
 fi
 
 vm_env=${VM_ENV:-}
-for v in MVSOCK_STOCK CHECK_SUITES SUITE_TIMEOUT; do
+for v in MVSOCK_STOCK SUITE_TIMEOUT; do
 	if [ -n "${!v:-}" ]; then
 		case "${!v}" in
 		*[[:space:]]*)
-			# VM_ENV splits on white space: pass globs one per variable.
-			echo "# $v must not contain spaces here; use one glob" >&2
+			# VM_ENV splits on white space.
+			echo "# $v must not contain spaces" >&2
 			echo "0 passed, 1 failed"
 			exit 1 ;;
 		esac
@@ -51,42 +53,74 @@ for v in MVSOCK_STOCK CHECK_SUITES SUITE_TIMEOUT; do
 	fi
 done
 
-# What the suites leave in the VM's output directory (the nested suites'
-# inner console logs: run-inner.sh --log-dir) comes back here.
-rm -rf "$LOGDIR/vm-out"
-VM_KEEP_OUT=$LOGDIR/vm-out VM_ENV=$vm_env selftests/vm/run.sh --timeout "${CHECK_TIMEOUT:-3600}" \
-	-- selftests/guest-check.sh 2>&1 | tee "$LOG"
-vmrc=${PIPESTATUS[0]}
+# One VM runs the suites. When it dies of one of the emulator's known
+# faults (selftests/vm/emu-crash.sh: a stale int3 after jump label
+# patching, or an impossible EFLAGS value; never a fault in our modules),
+# a new VM runs the suites that did not finish, the interrupted one from
+# its start, once (CHECK_VM_RETRIES). The crash is printed as a "# RETRY"
+# note and its kernel log kept as build/check/emu-crash-N.txt.
+rm -rf "$LOGDIR/vm-out" "$LOGDIR"/emu-crash-*.txt
+: >"$LOG"
+run_vm() { # CHECK_SUITES value for this VM (comma list), or empty
+	VM_KEEP_OUT=$LOGDIR/vm-out VM_ENV="$vm_env${1:+ CHECK_SUITES=$1}" \
+		selftests/vm/run.sh --timeout "${CHECK_TIMEOUT:-3600}" \
+		-- selftests/guest-check.sh 2>&1 | tee -a "$LOG"
+	return "${PIPESTATUS[0]}"
+}
+
+# The suites the last VM planned (its "# mvsock-suites:" line) that
+# printed no result line, as a comma list.
+unfinished() {
+	tr -d '\r' <"$LOG" | awk '
+		/^# mvsock-suites: / { n = 0; delete done
+			for (i = 3; i <= NF; i++) want[++n] = $i; next }
+		/^(not )?ok [0-9]+ - / { s = $0; sub(/^(not )?ok [0-9]+ - /, "", s)
+			sub(/ .*/, "", s); done[s] = 1 }
+		END { for (i = 1; i <= n; i++) if (!(want[i] in done)) out = out (out ? "," : "") want[i]
+			print out }'
+}
+
+suites=${CHECK_SUITES:-}
+run_vm "${suites//[[:space:]]/,}"
+vmrc=$?
+retries=${CHECK_VM_RETRIES:-1}
+while [ "$vmrc" = 121 ] && [ "$retries" -gt 0 ] &&
+	why=$(selftests/vm/emu-crash.sh "$ROOT/build/vm/last-dmesg.txt") &&
+	left=$(unfinished) && [ -n "$left" ]; do
+	retries=$((retries - 1))
+	n=$(find "$LOGDIR" -maxdepth 1 -name 'emu-crash-*.txt' | wc -l)
+	cp "$ROOT/build/vm/last-dmesg.txt" "$LOGDIR/emu-crash-$((n + 1)).txt"
+	echo "# RETRY: the VM died of a known emulator fault ($why;" \
+		"build/check/emu-crash-$((n + 1)).txt); a new VM runs what did not finish: $left" |
+		tee -a "$LOG"
+	run_vm "$left"
+	vmrc=$?
+done
 
 # Parse: suites' results are indented by two spaces (their "top level");
-# deeper indentation is a suite's own subtests and is ignored.
+# deeper indentation is a suite's own subtests and is ignored. A suite that
+# begins again (in a VM after a RETRY) replaces its earlier partial run.
 tr -d '\r' <"$LOG" | awk -v vmrc="$vmrc" '
-function suite_done(name, line,   problem) {
-	problem = ""
-	if (!(name in began))
-		problem = "not run"
-	else if (plan[name] != "" && plan[name] != count[name])
-		problem = "planned " plan[name] " tests, " count[name] " reported"
-	else if (line ~ /^not ok/ && sfail[name] == 0)
-		problem = "suite failed: " line
-	else if (bail[name])
-		problem = "bailed out"
-	if (problem != "") {
-		failed++
-		fails[++nf] = name ": " problem
-	}
+function reset(name) {
+	pass[name] = fail[name] = skip[name] = count[name] = 0
+	plan[name] = ""; bail[name] = 0; ftext[name] = ""
+	delete result[name]
 }
 /^KTAP version/ && !inner { next }
-/^1\.\.[0-9]+/ && !inner { nsuites = substr($1, 4) + 0; next }
-/^# mvsock-suite: begin / { cur = $4; began[cur] = 1; inner = 1; next }
+/^1\.\.[0-9]+/ && !inner { if (nsuites == "") nsuites = substr($1, 4) + 0; next }
+/^# mvsock-suite: begin / {
+	cur = $4; inner = 1
+	if (!(cur in began)) order[++norder] = cur
+	began[cur] = 1; reset(cur); next
+}
 /^# mvsock-suite: end / { inner = 0; next }
 /^(not )?ok [0-9]+ - / {
 	# A suite result from guest-check.sh.
 	name = $0
 	sub(/^(not )?ok [0-9]+ - /, "", name)
 	sub(/ .*/, "", name)
-	seen_suites++
-	suite_done(name, $0)
+	if (!(name in began) && !(name in result)) order[++norder] = name
+	result[name] = $0
 	next
 }
 inner && /^  1\.\.[0-9]+/ {
@@ -102,41 +136,53 @@ inner && /^  (not )?ok [0-9]+/ {
 		directive = toupper(substr(line, RSTART, RLENGTH))
 		gsub(/[# \t]/, "", directive)
 	}
-	if (directive == "SKIP" || (directive == "TODO" && line ~ /^not ok/)) {
-		skipped++
-	} else if (line ~ /^not ok/) {
-		failed++
-		sfail[cur]++
-		fails[++nf] = cur ": " line
-	} else {
-		passed++
-	}
+	if (directive == "SKIP" || (directive == "TODO" && line ~ /^not ok/))
+		skip[cur]++
+	else if (line ~ /^not ok/) {
+		fail[cur]++
+		ftext[cur] = ftext[cur] "\n" cur ": " line
+	} else
+		pass[cur]++
 	next
 }
+function failure(text) { failed++; fails[++nf] = text }
 END {
+	for (i = 1; i <= norder; i++) {
+		name = order[i]
+		passed += pass[name]; skipped += skip[name]; failed += fail[name]
+		nl = split(substr(ftext[name], 2), lines, "\n")
+		for (j = 1; j <= nl; j++)
+			fails[++nf] = lines[j]
+		if (!(name in result))
+			continue
+		seen_suites++
+		if (!(name in began))
+			failure(name ": not run")
+		else if (plan[name] != "" && plan[name] != count[name])
+			failure(name ": planned " plan[name] " tests, " count[name] " reported")
+		else if (result[name] ~ /^not ok/ && fail[name] == 0)
+			failure(name ": suite failed: " result[name])
+		else if (bail[name])
+			failure(name ": bailed out")
+	}
 	if (vmrc != 0 && vmrc != 1) {
-		failed++
 		if (vmrc == 124)
-			fails[++nf] = "vm: timeout"
+			failure("vm: timeout")
 		else if (vmrc == 120)
-			fails[++nf] = "vm: kernel log check failed (oops/WARNING/BUG...; see build/vm/last-dmesg.txt)"
+			failure("vm: kernel log check failed (oops/WARNING/BUG...; see build/vm/last-dmesg.txt)")
 		else if (vmrc == 121)
-			fails[++nf] = "vm: the guest crashed or did not report (see build/vm/last-dmesg.txt)"
+			failure("vm: the guest crashed or did not report (see build/vm/last-dmesg.txt)")
 		else
-			fails[++nf] = "vm: runner exit status " vmrc
+			failure("vm: runner exit status " vmrc)
 	}
 	if (nsuites > seen_suites) {
 		failed += nsuites - seen_suites
 		fails[++nf] = "vm: " (nsuites - seen_suites) " suite(s) did not finish"
 	}
-	if (vmrc == 1 && failed == 0) {
-		failed++
-		fails[++nf] = "guest-check.sh failed without a failing test"
-	}
-	if (passed + failed + skipped == 0) {
-		failed++
-		fails[++nf] = "no test ran"
-	}
+	if (vmrc == 1 && failed == 0)
+		failure("guest-check.sh failed without a failing test")
+	if (passed + failed + skipped == 0)
+		failure("no test ran")
 	print "# ----"
 	for (i = 1; i <= nf; i++)
 		print "# FAIL " fails[i]
