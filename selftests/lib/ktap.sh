@@ -7,7 +7,7 @@
 #
 #   result STATUS DESCRIPTION [FILE]  "ok N" when STATUS is 0, else
 #                                     "not ok N" and fail=1; FILE's first
-#                                     40 lines follow as diagnostics
+#                                     100 lines follow as diagnostics
 #   diag TEXT...                      a "# " diagnostic line
 #   wait_for FILE REGEX SECONDS       0 once FILE has a line matching the
 #                                     extended REGEX, 1 after SECONDS
@@ -23,7 +23,7 @@ result() {
 		echo "not ok $n - $2"
 		fail=1
 	fi
-	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3" | head -n 40
+	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3" | head -n 100
 	return 0
 }
 

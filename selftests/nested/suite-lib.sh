@@ -19,25 +19,14 @@
 # then inner guest clean, rmmod.
 
 NESTED=${NESTED:-$ROOT/selftests/nested}
-_n=0
-_fail=0
+# shellcheck source=selftests/lib/ktap.sh
+. "$ROOT/selftests/lib/ktap.sh"
 _plan=0
 _hostmod=
 _log=$(mktemp)
 _out=$(mktemp)
 trap 'rm -f "$_log" "$_out"' EXIT
 
-nested_result() { # status description [diagnostics-file]
-	_n=$((_n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $_n - $2"
-	else
-		echo "not ok $_n - $2"
-		_fail=1
-	fi
-	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3"
-	return 0
-}
 
 nested_begin() { # lines the host command prints
 	_plan=$(( 2 + $1 + 2 ))
@@ -47,9 +36,9 @@ nested_begin() { # lines the host command prints
 }
 
 nested_bail() { # reason: fail every remaining line
-	while [ $_n -lt "$_plan" ]; do
-		_n=$((_n + 1))
-		echo "not ok $_n - not run: $1"
+	while [ $n -lt "$_plan" ]; do
+		n=$((n + 1))
+		echo "not ok $n - not run: $1"
 	done
 	exit 1
 }
@@ -105,7 +94,7 @@ nested_host_load() { # ours|stock
 		echo "no /dev/vhost-vsock after loading the host driver" >>"$_log"
 		rc=1
 	fi
-	nested_result $rc "$what; /dev/vhost-vsock present" "$_log"
+	result $rc "$what; /dev/vhost-vsock present" "$_log"
 	[ $rc = 0 ] || nested_bail "the host driver did not load"
 }
 
@@ -138,24 +127,24 @@ nested_run() { # "line 2 description" RUN-INNER-ARGS... -- HOST-COMMAND
 	rc=${PIPESTATUS[0]}
 	max=0 bad=1
 	read -r max bad <"$_out"
-	_n=${max:-0}
-	[ "$bad" = 1 ] && _fail=1
-	if [ "$_n" -lt 2 ]; then
-		_n=2
+	n=${max:-0}
+	[ "$bad" = 1 ] && fail=1
+	if [ "$n" -lt 2 ]; then
+		n=2
 		echo "not ok 2 - $desc (run-inner.sh exit status $rc)"
-		_fail=1
+		fail=1
 	fi
-	while [ "$_n" -lt $((_plan - 2)) ]; do
-		_n=$((_n + 1))
-		echo "not ok $_n - not run (run-inner.sh exit status $rc)"
-		_fail=1
+	while [ "$n" -lt $((_plan - 2)) ]; do
+		n=$((n + 1))
+		echo "not ok $n - not run (run-inner.sh exit status $rc)"
+		fail=1
 	done
 	case $rc in
-	0|1) nested_result 0 "inner guest clean (kernel log, no crash)" ;;
-	120) nested_result 1 "inner guest clean: its kernel log had an oops/WARNING/BUG line" ;;
-	121) nested_result 1 "inner guest clean: it crashed or QEMU died" ;;
-	124) nested_result 1 "inner guest clean: timed out" ;;
-	*) nested_result 1 "inner guest clean: run-inner.sh exit status $rc" ;;
+	0|1) result 0 "inner guest clean (kernel log, no crash)" ;;
+	120) result 1 "inner guest clean: its kernel log had an oops/WARNING/BUG line" ;;
+	121) result 1 "inner guest clean: it crashed or QEMU died" ;;
+	124) result 1 "inner guest clean: timed out" ;;
+	*) result 1 "inner guest clean: run-inner.sh exit status $rc" ;;
 	esac
 }
 
@@ -174,10 +163,10 @@ nested_host_unload() {
 	done
 	[ $ok = 0 ] || cat "$_log.rmmod" >>"$_log"
 	rm -f "$_log.rmmod"
-	nested_result $ok "rmmod $_hostmod" "$_log"
+	result $ok "rmmod $_hostmod" "$_log"
 }
 
 nested_end() {
 	echo "# whole nested run: $((SECONDS - _start)) s"
-	exit $_fail
+	exit $fail
 }

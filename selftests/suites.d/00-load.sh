@@ -7,20 +7,8 @@
 # own vsock_loopback and vsock_diag instead.
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-n=0
-fail=0
-
-result() { # ok? description [diagnostic-file]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3"
-	return 0
-}
+# shellcheck source=selftests/lib/ktap.sh
+. "$ROOT/selftests/lib/ktap.sh"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -22,6 +22,8 @@
 # See docs/perf.md.
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+# shellcheck source=selftests/lib/ktap.sh
+. "$ROOT/selftests/lib/ktap.sh"
 T=/sys/kernel/tracing
 EXCHANGE=$ROOT/selftests/lib/vsock_exchange.py
 WRITES=(1000 2000 3000 4000)
@@ -35,24 +37,8 @@ fi
 
 echo "TAP version 13"
 echo "1..6"
-n=0
-fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-result() { # status description [diagnostic-file]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3"
-	return 0
-}
-
-diag() { echo "# $*"; }
 
 if ! command -v perf >/dev/null || ! perf --version >/dev/null 2>&1; then
 	for c in "perf list" "perf record (exact packets)" "perf record (pkt_rx)" \

@@ -14,14 +14,14 @@
 # loaded again at the end for the suites after this one.
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+# shellcheck source=selftests/lib/ktap.sh
+. "$ROOT/selftests/lib/ktap.sh"
 V=$ROOT/build/tools/vsocktop
 T=$ROOT/build/vsocktop-tests/vt_traffic
 CHK=$ROOT/selftests/vsocktop/check.py
 TPC=$ROOT/build/bpf/tp_count
 RAWDEV_KO=$ROOT/selftests/kmod/mvsock_rawdev.ko
 W=$(mktemp -d)
-n=0
-fail=0
 pids=()
 
 cleanup() {
@@ -30,18 +30,6 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-
-result() { # status description [file with diagnostics]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3" | head -n 40
-	return 0
-}
 
 # check.py's PASS/FAIL lines as results
 check() {
@@ -54,15 +42,6 @@ check() {
 		*) echo "# $l" ;;
 		esac
 	done <"$W/check.out"
-}
-
-wait_for() { # file regex seconds
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # vsocktop in the background, JSON into $1; returns once it printed

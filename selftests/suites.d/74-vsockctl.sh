@@ -13,6 +13,8 @@
 # mvsock.ko and mvsock_loopback.ko are loaded again at the end.
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+# shellcheck source=selftests/lib/ktap.sh
+. "$ROOT/selftests/lib/ktap.sh"
 V=$ROOT/build/tools/vsockctl
 MD=$ROOT/build/multidev/mdtool
 CONN=$ROOT/build/vsockctl-tests/vc_conn
@@ -21,8 +23,6 @@ HP=$ROOT/build/bpf/host_policy
 RAWDEV_KO=$ROOT/selftests/kmod/mvsock_rawdev.ko
 W=$(mktemp -d)
 CG=/sys/fs/cgroup/vsockctl-test
-n=0
-fail=0
 pids=()
 
 cleanup() {
@@ -33,27 +33,6 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-
-result() { # status description [file with diagnostics]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-	[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3" | head -n 40
-	return 0
-}
-
-wait_for() { # file regex seconds
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # expect STATUS DESC CMD...: exit status STATUS; stdout+stderr in $W/out
 expect() {
