@@ -8,6 +8,10 @@
 #                   tracepoints and BPF hooks, in build/nohooks/kernel/
 #   make check      build, then run every test suite in one QEMU VM
 #   make deps       install the Debian packages needed (done automatically)
+#   make install    modules, tools, man pages, modprobe.d, the policy unit
+#                   (DESTDIR, PREFIX=/usr/local; scripts/install.sh);
+#                   make uninstall removes exactly those files
+#   make deb        Debian packages mvsock-dkms, mvsock-tools in build/deb/
 #   make demo       scripts/demo.sh
 #   make bench      scripts/bench.sh
 #   make perf-demo  scripts/perf-demo.sh: perf on the mvsock tracepoints
@@ -26,12 +30,13 @@ HAVE_USER := $(wildcard selftests/Makefile)
 HAVE_BPF := $(wildcard bpf/Makefile)
 
 .PHONY: all modules modules-nohooks kmod user bpf deps ensure-deps check demo bench perf-demo clean help
+.PHONY: install uninstall deb
 
 all: modules kmod user bpf tools
 	$(MAKE) -C tools/bench
 
 help:
-	@sed -n '3,16s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # Cheap check first (dpkg-query); apt only runs when something is missing.
 ensure-deps:
@@ -97,6 +102,15 @@ tools: bpf
 	$(MAKE) -C tools/vsocktop KVER=$(KVER)
 	$(MAKE) -C tools/vsockctl KVER=$(KVER)
 .PHONY: tools
+
+install: modules tools
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KVER=$(KVER) scripts/install.sh install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KVER=$(KVER) scripts/install.sh uninstall
+
+deb: ensure-deps
+	scripts/mkdeb.sh
 
 check: all
 	KVER=$(KVER) selftests/run-check.sh
