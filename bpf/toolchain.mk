@@ -58,6 +58,20 @@ BPF_APP_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror \
 	-isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf -I$(MVSOCK_ROOT)/include/uapi
 BPF_APP_LDLIBS := $(LIBBPF_A) -lelf -lz
 
+# The tools (tools/*/Makefile): static by default, one binary that runs on
+# any machine with the modules (the test guests' initramfs included).
+# TOOLS_LINK=dynamic takes libc, libelf, zlib and ncurses from the system
+# (the Debian package); libbpf is static either way.
+ifeq ($(TOOLS_LINK),dynamic)
+TOOLS_LDFLAGS :=
+TOOLS_PKG_LIBS = $(shell pkg-config --libs $(1) 2>/dev/null)
+else
+TOOLS_LDFLAGS := -static
+TOOLS_PKG_LIBS = $(shell pkg-config --static --libs $(1) 2>/dev/null)
+endif
+# The project's version (scripts/version.sh), for --version
+MVSOCK_VERSION ?= $(shell $(MVSOCK_ROOT)/scripts/version.sh 2>/dev/null || echo unknown)
+
 ifeq ($(V),1)
   Q :=
   bpf_msg =

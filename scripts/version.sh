@@ -5,7 +5,8 @@
 # tree, "+git" and the commit count, ".g" and the short commit id, and
 # "+dirty" when tracked files differ from the commit, e.g.
 # 0.1+git312.g7959047. The same string in the packages' versions and the
-# tools' --version. Outside git (a source package, dkms) the base alone.
+# tools' --version. Outside git: the file .version at the top of the tree
+# when there is one (make deb writes it into its export), else the base.
 #
 # Usage: scripts/version.sh [--base]
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P) || exit 1
@@ -15,8 +16,12 @@ if [ -z "$base" ]; then
 	exit 1
 fi
 top=$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)
-if [ "${1:-}" = --base ] || [ "$top" != "$ROOT" ]; then
+if [ "${1:-}" = --base ]; then
 	echo "$base"
+	exit 0
+fi
+if [ "$top" != "$ROOT" ]; then
+	if [ -s "$ROOT/.version" ]; then cat "$ROOT/.version"; else echo "$base"; fi
 	exit 0
 fi
 v="$base+git$(git -C "$ROOT" rev-list --count HEAD).g$(git -C "$ROOT" rev-parse --short=7 HEAD)"

@@ -29,7 +29,7 @@ echo "KTAP version 1"
 echo "# mvsock make check${MVSOCK_STOCK:+ (MVSOCK_STOCK=$MVSOCK_STOCK)}"
 
 # The nested suites' inner initramfs files are built here too (much
-# faster than inside the VM).
+# faster than inside the VM), and the Debian packages suite 80 installs.
 # shellcheck source=selftests/multidev/suite-args.sh
 . selftests/multidev/suite-args.sh
 if ! selftests/upstream/build.sh || ! selftests/nested/mkinitramfs.sh >/dev/null ||
@@ -37,6 +37,10 @@ if ! selftests/upstream/build.sh || ! selftests/nested/mkinitramfs.sh >/dev/null
 	echo "# building the upstream vsock tests or the nested guests' initramfs failed"
 	echo "0 passed, 1 failed"
 	exit 1
+fi
+if ! scripts/mkdeb.sh >"$LOGDIR/mkdeb.log" 2>&1; then
+	sed 's/^/# /' "$LOGDIR/mkdeb.log" | tail -n 30
+	echo "# make deb failed (build/check/mkdeb.log); suite 80-packages will fail"
 fi
 
 vm_env=${VM_ENV:-}
