@@ -66,14 +66,12 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=scripts/lib/busy-host.sh
-. "$HERE/lib/busy-host.sh"
+BENCH_PFX=hooks
 # shellcheck source=scripts/lib/bench-common.sh
 . "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
-KO_DIR=${MVSOCK_KO_DIR:-$ROOT/kernel}
-[[ $KO_DIR == /* ]] || KO_DIR=$ROOT/$KO_DIR
+KO_DIR=$(bench_ko_dir)
 NOHOOKS_DIR=$ROOT/build/nohooks/kernel
 BPF_DIR=$ROOT/build/bpf
 BPFTOOL=$BPF_DIR/bpftool/bpftool
@@ -90,8 +88,6 @@ TARGET=0.97
 ###########################################################################
 # Guest side
 ###########################################################################
-
-say() { echo "hooks: $*"; }
 
 cfg_name() {
 	case "$1" in
@@ -118,18 +114,17 @@ GBPS=
 perf_gbps() { # size MiB
 	local port=$((NEXT_PORT++)) rx rlog=$TMPD/rx
 	GBPS=
-	timeout 300 "$PERF" --port "$port" --buf-size "$1" --vsk-size 1M >"$rlog" 2>&1 &
-	rx=$!
+	perf_rx_start "$port" "$1" "$rlog" 300
+	rx=$PERF_RX_PID
 	wait_listen "$port"
-	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "$2M" \
-		--buf-size "$1" >"$TMPD/tx" 2>&1 || ! wait "$rx"; then
+	if ! perf_tx 1 "$port" "$2M" "$1" "$TMPD/tx" || ! wait "$rx"; then
 		kill "$rx" 2>/dev/null
 		wait "$rx" 2>/dev/null
 		say "  vsock_perf $1 x $2M failed:"
 		sed 's/^/hooks:     /' "$TMPD/tx" "$rlog"
 		return 1
 	fi
-	GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$rlog")
+	GBPS=$(perf_value "$rlog" rx_gbps)
 	[ -n "$GBPS" ]
 }
 
@@ -403,13 +398,6 @@ measure() { # cfg round
 	say "round $2 $c ($(cfg_name "$c")):$sum"
 }
 
-# (max - min) / median of the rounds, in %
-spread() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		m = v[int((NR + 1) / 2)]
-		if (NR < 2) printf "-"; else if (m > 0) printf "%.0f%%", 100 * (v[NR] - v[1]) / m }'
-}
-
 # A ratio x/y (thr) or y/x (lat) with PASS/FAIL against TARGET.
 ratio() { # kind x y info
 	awk -v k="$1" -v x="$2" -v y="$3" -v i="$4" -v t="$TARGET" 'BEGIN {
@@ -559,11 +547,7 @@ guest_main() {
 	done
 
 	echo
-	for key in $(printf '%s\n' "${!V[@]}" | sort -t, -k2,2 -k1,1); do
-		# shellcheck disable=SC2086 # one argument per round
-		MED[$key]=$(median ${V[$key]})
-		say "$(printf '%-18s %s -> median %s' "${key/,/ }:" "${V[$key]}" "${MED[$key]}")"
-	done
+	bench_medians V MED 18
 	report
 	echo
 	[ "$FAILS" = 0 ] || say "$FAILS measurements failed (see above)"
@@ -595,33 +579,17 @@ host_main() {
 		echo "hooks: build failed (log: $OUT/hooks-build.log)" >&2
 		exit 1
 	}
-	if [ -x "$ROOT/build/upstream/vsock_perf" ]; then
-		perf=build/upstream/vsock_perf
-	else
-		make -s -C "$ROOT/tools/bench" OUT="$OUT" vsock_perf || exit 1
-		perf=build/bench/vsock_perf
-	fi
+	perf=$(bench_vsock_perf) || exit 1
 
 	log=$OUT/last-hooks.txt
-	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
-	{
-		echo "hooks: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $kver," \
-			"git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
-		echo "hooks: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-			"${others:-0} other QEMU guest(s) running"
-	} | tee "$log"
-	export VM_ENV="BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES// /_}
-		BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS// /_}
-		BENCH_HOOKS_EVENTS=${BENCH_HOOKS_EVENTS// /,}
-		BENCH_HOOKS_REPS=$BENCH_HOOKS_REPS BENCH_HOOKS_SECS=$BENCH_HOOKS_SECS
-		BENCH_HOOKS_LAT_SECS=$BENCH_HOOKS_LAT_SECS
-		BENCH_HOOKS_CONN_SECS=$BENCH_HOOKS_CONN_SECS
-		${MVSOCK_KO_DIR:+MVSOCK_KO_DIR=$KO_DIR}"
-	busy_run "$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
-		--timeout "${BENCH_HOOKS_TIMEOUT:-1800}" -- \
-		scripts/bench-hooks.sh --in-vm "$perf" 2>&1 |
-		grep --line-buffered -v 'fw_cfg name=etc/sercon-port' | tee -a "$log"
-	rc=${PIPESTATUS[0]}
+	bench_log_header "$log"
+	export VM_ENV
+	VM_ENV=$(vm_env_words BENCH_HOOKS_SIZES BENCH_HOOKS_CONFIGS BENCH_HOOKS_EVENTS \
+		BENCH_HOOKS_REPS BENCH_HOOKS_SECS BENCH_HOOKS_LAT_SECS \
+		BENCH_HOOKS_CONN_SECS)${MVSOCK_KO_DIR:+ MVSOCK_KO_DIR=$KO_DIR}
+	bench_vm_run "$log" "${BENCH_SMP:-2}" "${BENCH_HOOKS_TIMEOUT:-1800}" "" \
+		scripts/bench-hooks.sh --in-vm "$perf"
+	rc=$?
 	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
 	echo "hooks: at the end: load average $(cut -d' ' -f1-3 /proc/loadavg)," \
 		"${others:-0} other QEMU guest(s); wall time $(($(date +%s) - start)) s;" \
@@ -633,9 +601,7 @@ host_main() {
 
 if [ "${1:-}" = --in-vm ]; then
 	[ $# -eq 2 ] || { echo "usage: $0 --in-vm VSOCK_PERF" >&2; exit 2; }
-	BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES//_/ }
-	BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS//_/ }
-	BENCH_HOOKS_EVENTS=${BENCH_HOOKS_EVENTS//,/ }
+	vm_env_lists BENCH_HOOKS_SIZES BENCH_HOOKS_CONFIGS BENCH_HOOKS_EVENTS
 	guest_main "$2"
 	exit $?
 fi

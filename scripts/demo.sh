@@ -15,6 +15,9 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+BENCH_PFX=demo
+# shellcheck source=scripts/lib/bench-common.sh
+. "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 
 : "${DEMO_EVENTS:=30}"
@@ -23,23 +26,6 @@ ROOT=$(cd "$HERE/.." && pwd -P)
 ###########################################################################
 # Guest side
 ###########################################################################
-
-FAILS=0
-STEP=0
-
-# A section header and the one-line explanation of what follows.
-section() { # title explanation
-	STEP=$((STEP + 1))
-	echo
-	echo "=== $STEP. $1"
-	echo "    ($2)"
-	echo
-}
-
-fail() {
-	echo "demo: FAILED: $*"
-	FAILS=$((FAILS + 1))
-}
 
 # Make a raw trace line easier to read: packet op and socket state names.
 annotate() {
@@ -211,11 +197,7 @@ host_main() {
 	export KVER=$kver
 	mkdir -p build/demo
 	echo "demo: building kernel modules ($kver) and tools/demo"
-	if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" modules >build/demo/kbuild.log 2>&1; then
-		tail -n 30 build/demo/kbuild.log
-		echo "demo: module build failed (log: build/demo/kbuild.log)" >&2
-		exit 1
-	fi
+	bench_build_modules "$ROOT/build/demo/kbuild.log" || exit 1
 	make -s -C tools/demo OUT="$ROOT/build/demo" || exit 1
 	echo "demo: booting a QEMU guest (TCG, ~10-30 s)"
 	"$ROOT/selftests/vm/run.sh" --smp 2 --timeout "${DEMO_VM_TIMEOUT:-300}" -- \
