@@ -308,8 +308,8 @@ policy_prog_cost() { # round
 # "RUN_CNT RUN_TIME_NS" of the programs NAME... added up (bpftool; 0 0
 # without stats)
 prog_stats() { # name...
-	local p
-	for p in "$@"; do "$BPFTOOL" prog show name "$p"; done | awk '{
+	local prog
+	for prog in "$@"; do "$BPFTOOL" prog show name "$prog"; done | awk '{
 		for (i = 1; i < NF; i++) {
 			if ($i == "run_cnt") c += $(i + 1)
 			if ($i == "run_time_ns") t += $(i + 1)
@@ -561,12 +561,9 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver perf rc log start others
+	local perf rc log start others
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin
 	echo "hooks: building: modules${MVSOCK_KO_DIR:+ (not: using $KO_DIR)}, modules-nohooks, bpf/, tools/bench"
 	{
 		if [ -z "${MVSOCK_KO_DIR:-}" ]; then make -C "$ROOT" modules || exit 1; fi

@@ -218,16 +218,9 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver log start m
+	local log start m
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	if [ "$BENCH_HOST" = 0 ]; then
-		say "skipped (BENCH_HOST=0)"
-		exit 0
-	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin BENCH_HOST
 	for m in mvsock mvsock_vhost; do
 		[ -f "$NB_KO_DIR/$m.ko" ] || { say "$NB_KO_DIR/$m.ko missing (run make first)" >&2; exit 1; }
 	done

@@ -472,16 +472,9 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver log start
+	local log start
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	if [ "$BENCH_ISOLATION" = 0 ]; then
-		say "skipped (BENCH_ISOLATION=0)"
-		exit 0
-	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin BENCH_ISOLATION
 	nb_prepare ours-guest mvsock mvsock_vhost mvsock_virtio || exit 1
 	log=$OUT/last-isolation.txt
 	bench_log_header "$log" "modules from ${NB_KO_DIR#"$ROOT"/}"

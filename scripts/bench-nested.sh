@@ -277,16 +277,9 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver log start
+	local log start
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	if [ "$BENCH_NESTED" = 0 ]; then
-		say "skipped (BENCH_NESTED=0)"
-		exit 0
-	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin BENCH_NESTED
 	nb_prepare mvsock mvsock_vhost || exit 1
 	log=$OUT/last-nested.txt
 	bench_log_header "$log" "modules from ${NB_KO_DIR#"$ROOT"/}"

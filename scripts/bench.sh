@@ -287,18 +287,15 @@ bench_part() { # variable script what duration skipped-what
 }
 
 host_main() {
-	local kver perf rc log start others
+	local perf rc log start others
 	local hooks_rc=0 host_rc=0 nested_rc=0 iso_rc=0
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin
 
 	if [ -n "${MVSOCK_KO_DIR:-}" ]; then
 		echo "bench: using the modules in $KO_DIR (MVSOCK_KO_DIR; not building kernel/)"
 	else
-		echo "bench: building kernel modules ($kver)"
+		echo "bench: building kernel modules ($KVER)"
 		bench_build_modules "$OUT/kbuild.log" || exit 1
 	fi
 	echo "bench: building tools/bench"

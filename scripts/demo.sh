@@ -63,10 +63,7 @@ guest_main() {
 
 	section "Load mvsock.ko" \
 		"the AF_VSOCK socket family, device registry and protocol engine, from the work tree"
-	if ! insmod kernel/mvsock.ko; then
-		fail "insmod kernel/mvsock.ko"
-		return 1
-	fi
+	demo_insmod kernel mvsock || return 1
 	grep '^mvsock' /proc/modules
 	ls -l /dev/vsock
 
@@ -87,10 +84,7 @@ guest_main() {
 
 	section "Load mvsock_loopback.ko" \
 		"registers the loopback device, CID 1 (traced as mvsock_dev_add)"
-	if ! insmod kernel/mvsock_loopback.ko; then
-		fail "insmod kernel/mvsock_loopback.ko"
-		return 1
-	fi
+	demo_insmod kernel mvsock_loopback || return 1
 	grep '^mvsock' /proc/modules
 
 	section "Local CID" \
@@ -191,12 +185,10 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc
-	cd "$ROOT" || exit 1
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
+	local rc
+	bench_host_begin
 	mkdir -p build/demo
-	echo "demo: building kernel modules ($kver) and tools/demo"
+	echo "demo: building kernel modules ($KVER) and tools/demo"
 	bench_build_modules "$ROOT/build/demo/kbuild.log" || exit 1
 	make -s -C tools/demo OUT="$ROOT/build/demo" || exit 1
 	echo "demo: booting a QEMU guest (TCG, ~10-30 s)"

@@ -81,8 +81,8 @@ guest_main() {
 	echo "vsock_perf: $PERF"
 
 	section "Load the modules" "kernel/mvsock.ko and kernel/mvsock_loopback.ko (CID 1) from the work tree"
-	bench_insmod kernel mvsock || { fail "insmod kernel/mvsock.ko"; return 1; }
-	bench_insmod kernel mvsock_loopback || { fail "insmod kernel/mvsock_loopback.ko"; return 1; }
+	demo_insmod kernel mvsock || return 1
+	demo_insmod kernel mvsock_loopback || return 1
 	cat /sys/module/mvsock/parameters/devices
 
 	section "perf list 'mvsock:*'" "every tracepoint of the mvsock system, as perf sees it"
@@ -216,17 +216,16 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc perf f
+	local rc perf f
 	cd "$ROOT" || exit 1
 	if ! command -v perf >/dev/null; then
 		scripts/deps.sh || exit 1
 	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
+	bench_host_begin
 	mkdir -p build
 	rm -rf "$OUTDIR"
 	mkdir -p "$OUTDIR"
-	echo "perf-demo: building the kernel modules ($kver)"
+	echo "perf-demo: building the kernel modules ($KVER)"
 	bench_build_modules "$OUTDIR/kbuild.log" || exit 1
 	# vsock_perf: upstream's, from selftests/upstream/build.sh, or the
 	# same program built by tools/bench.

@@ -10,6 +10,11 @@
 # Messages: say TEXT... prints "$BENCH_PFX: TEXT" (BENCH_PFX set by the
 # script before sourcing; default "bench").
 # Build machine:
+#   bench_host_begin [SKIPVAR]     the start of a script's build-machine
+#                                  side: exit 0 ("skipped") when $SKIPVAR
+#                                  is 0; cd to the work tree; KVER from
+#                                  scripts/kver.sh (exported; exit when
+#                                  none); mkdir build/bench
 #   bench_ko_dir                   our modules' directory: MVSOCK_KO_DIR
 #                                  (relative to the work tree) or kernel/
 #   bench_build_modules LOG        kernel/ as "make modules" builds it (the
@@ -69,6 +74,7 @@
 # Demos (scripts/demo.sh, scripts/perf-demo.sh), counting in FAILS:
 #   section TITLE EXPLANATION      a numbered section header
 #   fail TEXT...                   "$BENCH_PFX: FAILED: TEXT", FAILS + 1
+#   demo_insmod DIR MOD            insmod DIR/MOD.ko, or fail and return 1
 
 BENCH_ROOT=${BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 # shellcheck source=scripts/lib/busy-host.sh
@@ -79,6 +85,18 @@ say() { echo "${BENCH_PFX:-bench}: $*"; }
 ###########################################################################
 # Build machine
 ###########################################################################
+
+# shellcheck disable=SC2120 # the argument is optional
+bench_host_begin() { # [skip-variable]
+	if [ -n "${1:-}" ] && [ "${!1:-1}" = 0 ]; then
+		say "skipped ($1=0)"
+		exit 0
+	fi
+	cd "$BENCH_ROOT" || exit 1
+	KVER=$("$BENCH_ROOT/scripts/kver.sh") || exit 1
+	export KVER
+	mkdir -p "$BENCH_ROOT/build/bench"
+}
 
 bench_ko_dir() {
 	local d=${MVSOCK_KO_DIR:-$BENCH_ROOT/kernel}
@@ -342,6 +360,10 @@ section() { # title explanation
 fail() {
 	echo "${BENCH_PFX:-bench}: FAILED: $*"
 	FAILS=$((FAILS + 1))
+}
+
+demo_insmod() { # dir module
+	bench_insmod "$1" "$2" || { fail "insmod $1/$2.ko"; return 1; }
 }
 
 # This kernel's warnings and errors since the line MARK was written to
