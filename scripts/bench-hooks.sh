@@ -507,9 +507,8 @@ guest_main() {
 	VSOCKCTL=$ROOT/build/tools/vsockctl
 	VC_CONN=$ROOT/build/vsockctl-tests/vc_conn
 	MDTOOL=$ROOT/build/multidev/mdtool
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "hooks: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest mvsock-bench-hooks
 	TMPD=$(mktemp -d)
-	echo "mvsock-bench-hooks: start" >/dev/kmsg 2>/dev/null
 	say "$BENCH_HOOKS_REPS rounds of: $BENCH_HOOKS_CONFIGS; sizes $BENCH_HOOKS_SIZES" \
 		"(~${BENCH_HOOKS_SECS}s per transfer), ping-pong ${BENCH_HOOKS_LAT_SECS}s," \
 		"connect rate ${BENCH_HOOKS_CONN_SECS}s"
@@ -603,7 +602,6 @@ if [ "${1:-}" = --in-vm ]; then
 	exit $?
 fi
 if [ $# -ne 0 ]; then
-	sed -n '/^# Usage:/,/^# Four/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Nine
 fi
 host_main

@@ -172,12 +172,11 @@ declare -A R=()
 
 vm_main() {
 	local r st order log t0=$SECONDS status=0
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-host: --in-vm is for the VM only" >&2; exit 2; }
+	bench_in_vm VM mvsock-bench-host
 	[ -x "$FGBENCH" ] || { say "$FGBENCH missing"; exit 1; }
 	nb_tmp
 	log=$NB_TMP/run.log
 	: >"$log"
-	echo "mvsock-bench-host: start" >/dev/kmsg 2>/dev/null
 	say "$BENCH_HOST_REPS rounds of: stream $BENCH_HOST_DIRS x $BENCH_HOST_SIZES" \
 		"(${BENCH_HOST_SECS}s each), ping-pong ${BENCH_HOST_LAT_SECS}s; modules from $NB_KO_DIR"
 	for ((r = 1; r <= BENCH_HOST_REPS; r++)); do
@@ -244,7 +243,6 @@ case "${1:-}" in
 	;;
 "") host_main ;;
 *)
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 	;;
 esac

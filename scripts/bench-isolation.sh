@@ -432,11 +432,10 @@ print_table() {
 
 vm_main() {
 	local rc inner_to log key t0=$SECONDS status=0
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-isolation: --in-vm is for the outer VM only" >&2; exit 2; }
+	bench_in_vm "outer VM" mvsock-bench-isolation
 	nb_tmp
 	log=$NB_TMP/run.log
 	: >"$log"
-	echo "mvsock-bench-isolation: start" >/dev/kmsg 2>/dev/null
 	say "$BENCH_ISOLATION_REPS rounds of: ping-pong ${BENCH_ISOLATION_SECS}s idle and under a" \
 		"bulk stream ($BENCH_ISOLATION_BUF writes), separate devices and one device;" \
 		"modules from $NB_KO_DIR"
@@ -503,7 +502,6 @@ case "${1:-}" in
 	;;
 "") host_main ;;
 *)
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 	;;
 esac

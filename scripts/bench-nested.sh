@@ -218,11 +218,10 @@ declare -A R=()
 
 vm_main() {
 	local st inner_to log key left n t0=$SECONDS status=0
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-nested: --in-vm is for the outer VM only" >&2; exit 2; }
+	bench_in_vm "outer VM" mvsock-bench-nested
 	nb_tmp
 	log=$NB_TMP/run.log
 	: >"$log"
-	echo "mvsock-bench-nested: start" >/dev/kmsg 2>/dev/null
 	say "host drivers: $BENCH_NESTED_HOSTS; $BENCH_NESTED_REPS rounds per inner boot of:" \
 		"stream $BENCH_NESTED_DIRS x $BENCH_NESTED_SIZES (~${BENCH_NESTED_SECS}s each)," \
 		"ping-pong ${BENCH_NESTED_LAT_SECS}s; modules from $NB_KO_DIR"
@@ -315,7 +314,6 @@ case "${1:-}" in
 	;;
 "") host_main ;;
 *)
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 	;;
 esac

@@ -211,10 +211,9 @@ guest_main() {
 	local st line t0=$SECONDS
 	PERF=$1
 	BIN=$OUT
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest mvsock-bench
 	[ -x "$PERF" ] || { echo "bench: $PERF is missing" >&2; exit 1; }
 	TMPD=$(mktemp -d)
-	echo "mvsock-bench: start" >/dev/kmsg 2>/dev/null
 
 	say "$BENCH_REPS rounds of: $BENCH_STACKS; sizes $BENCH_SIZES, ~${BENCH_SECS}s per run" \
 		"(calibrated in round 1); ping-pong ${BENCH_LAT_SECS}s; connect rate ${BENCH_CONN_SECS}s"
@@ -353,7 +352,6 @@ if [ "${1:-}" = --in-vm ]; then
 	exit $?
 fi
 if [ $# -ne 0 ]; then
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 fi
 host_main

@@ -55,7 +55,7 @@ annotate() {
 
 guest_main() {
 	local T=/sys/kernel/tracing tmp lpid cpid i ssout ev
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "demo: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest
 	tmp=$(mktemp -d)
 	cd "$ROOT" || exit 1
 
@@ -202,5 +202,5 @@ host_main() {
 case "${1:-}" in
 --in-vm) guest_main; exit $? ;;
 "") host_main ;;
-*) sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+*) bench_usage Environment ;;
 esac

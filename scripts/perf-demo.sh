@@ -71,7 +71,7 @@ rx_summary() { # log
 
 guest_main() {
 	local O=${VM_OUT:?} rc p
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "perf-demo: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest
 	cd "$ROOT" || exit 1
 	TMPD=$(mktemp -d)
 	PERF=${PERF_DEMO_VSOCK_PERF:?}
@@ -261,5 +261,5 @@ host_main() {
 case "${1:-}" in
 --in-vm) guest_main; exit $? ;;
 "") host_main ;;
-*) sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+*) bench_usage Environment ;;
 esac

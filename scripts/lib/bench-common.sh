@@ -15,6 +15,8 @@
 #                                  is 0; cd to the work tree; KVER from
 #                                  scripts/kver.sh (exported; exit when
 #                                  none); mkdir build/bench
+#   bench_usage LAST               print the script's "# Usage:" block (up
+#                                  to the line "# LAST...") and exit 2
 #   bench_ko_dir                   our modules' directory: MVSOCK_KO_DIR
 #                                  (relative to the work tree) or kernel/
 #   bench_build_modules LOG        kernel/ as "make modules" builds it (the
@@ -46,6 +48,9 @@
 #                                  with commas (selftests/vm/run.sh)
 #   vm_env_lists NAME...           in the VM: commas back to spaces
 # Guest (measurements):
+#   bench_in_vm WHERE [MARK]       exit 2 unless in the VM ("--in-vm is for
+#                                  the WHERE only"); write "MARK: start" to
+#                                  /dev/kmsg (for bench_kernel_log)
 #   kv LINE KEY, wait_listen PORT, add LABEL KEY VALUE (V[LABEL,KEY])
 #   median V..., spread V...       of the arguments
 #   bench_medians SRC DST WIDTH [EXCLUDE]
@@ -96,6 +101,11 @@ bench_host_begin() { # [skip-variable]
 	KVER=$("$BENCH_ROOT/scripts/kver.sh") || exit 1
 	export KVER
 	mkdir -p "$BENCH_ROOT/build/bench"
+}
+
+bench_usage() { # last-heading
+	sed -n "/^# Usage:/,/^# $1/p" "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
 }
 
 bench_ko_dir() {
@@ -204,6 +214,12 @@ vm_env_lists() { # name...
 ###########################################################################
 # Guest: measurements
 ###########################################################################
+
+bench_in_vm() { # where [mark]
+	[ "${MVSOCK_VM:-}" = 1 ] || { echo "${BENCH_PFX:-bench}: --in-vm is for the $1 only" >&2; exit 2; }
+	[ -z "${2:-}" ] || echo "$2: start" >/dev/kmsg 2>/dev/null
+	return 0
+}
 
 # Value of key=value in a "tool: k=v k=v" line.
 kv() { # line key
