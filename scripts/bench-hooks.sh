@@ -66,14 +66,12 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=scripts/lib/busy-host.sh
-. "$HERE/lib/busy-host.sh"
+BENCH_PFX=hooks
 # shellcheck source=scripts/lib/bench-common.sh
 . "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
-KO_DIR=${MVSOCK_KO_DIR:-$ROOT/kernel}
-[[ $KO_DIR == /* ]] || KO_DIR=$ROOT/$KO_DIR
+KO_DIR=$(bench_ko_dir)
 NOHOOKS_DIR=$ROOT/build/nohooks/kernel
 BPF_DIR=$ROOT/build/bpf
 BPFTOOL=$BPF_DIR/bpftool/bpftool
@@ -90,8 +88,6 @@ TARGET=0.97
 ###########################################################################
 # Guest side
 ###########################################################################
-
-say() { echo "hooks: $*"; }
 
 cfg_name() {
 	case "$1" in
@@ -118,18 +114,17 @@ GBPS=
 perf_gbps() { # size MiB
 	local port=$((NEXT_PORT++)) rx rlog=$TMPD/rx
 	GBPS=
-	timeout 300 "$PERF" --port "$port" --buf-size "$1" --vsk-size 1M >"$rlog" 2>&1 &
-	rx=$!
+	perf_rx_start "$port" "$1" "$rlog" 300
+	rx=$PERF_RX_PID
 	wait_listen "$port"
-	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "$2M" \
-		--buf-size "$1" >"$TMPD/tx" 2>&1 || ! wait "$rx"; then
+	if ! perf_tx 1 "$port" "$2M" "$1" "$TMPD/tx" || ! wait "$rx"; then
 		kill "$rx" 2>/dev/null
 		wait "$rx" 2>/dev/null
 		say "  vsock_perf $1 x $2M failed:"
 		sed 's/^/hooks:     /' "$TMPD/tx" "$rlog"
 		return 1
 	fi
-	GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$rlog")
+	GBPS=$(perf_value "$rlog" rx_gbps)
 	[ -n "$GBPS" ]
 }
 
@@ -313,8 +308,8 @@ policy_prog_cost() { # round
 # "RUN_CNT RUN_TIME_NS" of the programs NAME... added up (bpftool; 0 0
 # without stats)
 prog_stats() { # name...
-	local p
-	for p in "$@"; do "$BPFTOOL" prog show name "$p"; done | awk '{
+	local prog
+	for prog in "$@"; do "$BPFTOOL" prog show name "$prog"; done | awk '{
 		for (i = 1; i < NF; i++) {
 			if ($i == "run_cnt") c += $(i + 1)
 			if ($i == "run_time_ns") t += $(i + 1)
@@ -401,13 +396,6 @@ measure() { # cfg round
 		FAILS=$((FAILS + 1))
 	fi
 	say "round $2 $c ($(cfg_name "$c")):$sum"
-}
-
-# (max - min) / median of the rounds, in %
-spread() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		m = v[int((NR + 1) / 2)]
-		if (NR < 2) printf "-"; else if (m > 0) printf "%.0f%%", 100 * (v[NR] - v[1]) / m }'
 }
 
 # A ratio x/y (thr) or y/x (lat) with PASS/FAIL against TARGET.
@@ -519,9 +507,8 @@ guest_main() {
 	VSOCKCTL=$ROOT/build/tools/vsockctl
 	VC_CONN=$ROOT/build/vsockctl-tests/vc_conn
 	MDTOOL=$ROOT/build/multidev/mdtool
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "hooks: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest mvsock-bench-hooks
 	TMPD=$(mktemp -d)
-	echo "mvsock-bench-hooks: start" >/dev/kmsg 2>/dev/null
 	say "$BENCH_HOOKS_REPS rounds of: $BENCH_HOOKS_CONFIGS; sizes $BENCH_HOOKS_SIZES" \
 		"(~${BENCH_HOOKS_SECS}s per transfer), ping-pong ${BENCH_HOOKS_LAT_SECS}s," \
 		"connect rate ${BENCH_HOOKS_CONN_SECS}s"
@@ -559,11 +546,7 @@ guest_main() {
 	done
 
 	echo
-	for key in $(printf '%s\n' "${!V[@]}" | sort -t, -k2,2 -k1,1); do
-		# shellcheck disable=SC2086 # one argument per round
-		MED[$key]=$(median ${V[$key]})
-		say "$(printf '%-18s %s -> median %s' "${key/,/ }:" "${V[$key]}" "${MED[$key]}")"
-	done
+	bench_medians V MED 18
 	report
 	echo
 	[ "$FAILS" = 0 ] || say "$FAILS measurements failed (see above)"
@@ -577,12 +560,9 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver perf rc log start others
+	local perf rc log start others
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin
 	echo "hooks: building: modules${MVSOCK_KO_DIR:+ (not: using $KO_DIR)}, modules-nohooks, bpf/, tools/bench"
 	{
 		if [ -z "${MVSOCK_KO_DIR:-}" ]; then make -C "$ROOT" modules || exit 1; fi
@@ -595,33 +575,17 @@ host_main() {
 		echo "hooks: build failed (log: $OUT/hooks-build.log)" >&2
 		exit 1
 	}
-	if [ -x "$ROOT/build/upstream/vsock_perf" ]; then
-		perf=build/upstream/vsock_perf
-	else
-		make -s -C "$ROOT/tools/bench" OUT="$OUT" vsock_perf || exit 1
-		perf=build/bench/vsock_perf
-	fi
+	perf=$(bench_vsock_perf) || exit 1
 
 	log=$OUT/last-hooks.txt
-	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
-	{
-		echo "hooks: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $kver," \
-			"git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
-		echo "hooks: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-			"${others:-0} other QEMU guest(s) running"
-	} | tee "$log"
-	export VM_ENV="BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES// /_}
-		BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS// /_}
-		BENCH_HOOKS_EVENTS=${BENCH_HOOKS_EVENTS// /,}
-		BENCH_HOOKS_REPS=$BENCH_HOOKS_REPS BENCH_HOOKS_SECS=$BENCH_HOOKS_SECS
-		BENCH_HOOKS_LAT_SECS=$BENCH_HOOKS_LAT_SECS
-		BENCH_HOOKS_CONN_SECS=$BENCH_HOOKS_CONN_SECS
-		${MVSOCK_KO_DIR:+MVSOCK_KO_DIR=$KO_DIR}"
-	busy_run "$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
-		--timeout "${BENCH_HOOKS_TIMEOUT:-1800}" -- \
-		scripts/bench-hooks.sh --in-vm "$perf" 2>&1 |
-		grep --line-buffered -v 'fw_cfg name=etc/sercon-port' | tee -a "$log"
-	rc=${PIPESTATUS[0]}
+	bench_log_header "$log"
+	export VM_ENV
+	VM_ENV=$(vm_env_words BENCH_HOOKS_SIZES BENCH_HOOKS_CONFIGS BENCH_HOOKS_EVENTS \
+		BENCH_HOOKS_REPS BENCH_HOOKS_SECS BENCH_HOOKS_LAT_SECS \
+		BENCH_HOOKS_CONN_SECS)${MVSOCK_KO_DIR:+ MVSOCK_KO_DIR=$KO_DIR}
+	bench_vm_run "$log" "${BENCH_SMP:-2}" "${BENCH_HOOKS_TIMEOUT:-1800}" "" \
+		scripts/bench-hooks.sh --in-vm "$perf"
+	rc=$?
 	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
 	echo "hooks: at the end: load average $(cut -d' ' -f1-3 /proc/loadavg)," \
 		"${others:-0} other QEMU guest(s); wall time $(($(date +%s) - start)) s;" \
@@ -633,14 +597,11 @@ host_main() {
 
 if [ "${1:-}" = --in-vm ]; then
 	[ $# -eq 2 ] || { echo "usage: $0 --in-vm VSOCK_PERF" >&2; exit 2; }
-	BENCH_HOOKS_SIZES=${BENCH_HOOKS_SIZES//_/ }
-	BENCH_HOOKS_CONFIGS=${BENCH_HOOKS_CONFIGS//_/ }
-	BENCH_HOOKS_EVENTS=${BENCH_HOOKS_EVENTS//,/ }
+	vm_env_lists BENCH_HOOKS_SIZES BENCH_HOOKS_CONFIGS BENCH_HOOKS_EVENTS
 	guest_main "$2"
 	exit $?
 fi
 if [ $# -ne 0 ]; then
-	sed -n '/^# Usage:/,/^# Four/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Nine
 fi
 host_main

@@ -49,12 +49,9 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
-NB_ROOT=$ROOT
-NB_PFX=bench-host
+BENCH_PFX=bench-host
 # shellcheck source=scripts/lib/nested-bench.sh
 . "$HERE/lib/nested-bench.sh"
-# shellcheck source=scripts/lib/busy-host.sh
-. "$HERE/lib/busy-host.sh"
 
 : "${BENCH_HOST:=1}"
 : "${BENCH_HOST_REPS:=5}"
@@ -67,7 +64,6 @@ FGBENCH=$ROOT/build/host/fgbench
 # the fake guest's CID: any unreserved one, nothing else uses it in the VM
 FG_CID=3
 
-say() { nb_say "$@"; }
 
 ###########################################################################
 # In the VM
@@ -87,7 +83,7 @@ fgb() { # label key fgbench-args...
 	rc=$?
 	if [ "$rc" != 0 ]; then
 		say "$st $key: fgbench failed (status $rc):"
-		printf '%s\n' "$out" | head -n 20 | sed "s/^/${NB_PFX}:   /"
+		printf '%s\n' "$out" | head -n 20 | sed "s/^/${BENCH_PFX}:   /"
 		return 1
 	fi
 	while read -r tag k v; do
@@ -176,12 +172,11 @@ declare -A R=()
 
 vm_main() {
 	local r st order log t0=$SECONDS status=0
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-host: --in-vm is for the VM only" >&2; exit 2; }
+	bench_in_vm VM mvsock-bench-host
 	[ -x "$FGBENCH" ] || { say "$FGBENCH missing"; exit 1; }
 	nb_tmp
 	log=$NB_TMP/run.log
 	: >"$log"
-	echo "mvsock-bench-host: start" >/dev/kmsg 2>/dev/null
 	say "$BENCH_HOST_REPS rounds of: stream $BENCH_HOST_DIRS x $BENCH_HOST_SIZES" \
 		"(${BENCH_HOST_SECS}s each), ping-pong ${BENCH_HOST_LAT_SECS}s; modules from $NB_KO_DIR"
 	for ((r = 1; r <= BENCH_HOST_REPS; r++)); do
@@ -195,7 +190,7 @@ vm_main() {
 			fi
 			measure "$st" 2>&1 | tee -a "$log" |
 				grep -Ev '^(nbench-result|bench-host-count): ' |
-				sed "s/^/${NB_PFX}: round $r /" || status=1
+				sed "s/^/${BENCH_PFX}: round $r /" || status=1
 			if ! nb_host_unload "$st"; then
 				say "ERROR: cannot unload the $st host driver; stopping here"
 				status=1
@@ -222,41 +217,32 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver log start m
+	local log start m
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	if [ "$BENCH_HOST" = 0 ]; then
-		say "skipped (BENCH_HOST=0)"
-		exit 0
-	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin BENCH_HOST
 	for m in mvsock mvsock_vhost; do
 		[ -f "$NB_KO_DIR/$m.ko" ] || { say "$NB_KO_DIR/$m.ko missing (run make first)" >&2; exit 1; }
 	done
 	make -s -C "$ROOT/selftests" fgbench || exit 1
 	log=$OUT/last-host.txt
-	nb_log_header "$log"
+	bench_log_header "$log" "modules from ${NB_KO_DIR#"$ROOT"/}"
 	echo "bench-host: booting the VM; the run takes 4-8 minutes" | tee -a "$log"
-	export VM_ENV="${VM_ENV:-} BENCH_HOST_REPS=$BENCH_HOST_REPS
-		BENCH_HOST_SIZES=${BENCH_HOST_SIZES// /,} BENCH_HOST_DIRS=${BENCH_HOST_DIRS// /,}
-		BENCH_HOST_SECS=$BENCH_HOST_SECS BENCH_HOST_LAT_SECS=$BENCH_HOST_LAT_SECS
-		MVSOCK_KO_DIR=$NB_KO_DIR"
+	local MVSOCK_KO_DIR=$NB_KO_DIR
+	export VM_ENV
+	VM_ENV="${VM_ENV:-}$(vm_env_words BENCH_HOST_REPS BENCH_HOST_SIZES \
+		BENCH_HOST_DIRS BENCH_HOST_SECS BENCH_HOST_LAT_SECS MVSOCK_KO_DIR)"
 	nb_outer_run host "$BENCH_HOST_TIMEOUT" "$log" "$start"
 }
 
 case "${1:-}" in
 --in-vm)
 	[ $# -eq 1 ] || { echo "usage: $0 --in-vm" >&2; exit 2; }
-	BENCH_HOST_SIZES=${BENCH_HOST_SIZES//,/ }
-	BENCH_HOST_DIRS=${BENCH_HOST_DIRS//,/ }
+	vm_env_lists BENCH_HOST_SIZES BENCH_HOST_DIRS
 	vm_main
 	exit $?
 	;;
 "") host_main ;;
 *)
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 	;;
 esac

@@ -72,15 +72,12 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
-NB_ROOT=$ROOT
-NB_PFX=bench-isolation
+BENCH_PFX=bench-isolation
 # A stream is sized for about a minute, but a busy build machine can slow
 # the inner guest several times over.
 : "${NB_XFER_TIMEOUT:=600}"
 # shellcheck source=scripts/lib/nested-bench.sh
 . "$HERE/lib/nested-bench.sh"
-# shellcheck source=scripts/lib/busy-host.sh
-. "$HERE/lib/busy-host.sh"
 
 : "${BENCH_ISOLATION:=1}"
 : "${BENCH_ISOLATION_REPS:=3}"
@@ -101,7 +98,6 @@ CAL_KIB=4096	# the calibrating stream
 MIN_KIB=4096	# the bulk stream sends at least this (4x the socket buffer)
 MAX_KIB=4194304
 
-say() { nb_say "$@"; }
 
 layout_name() { # sep|one
 	case "$1" in
@@ -436,11 +432,10 @@ print_table() {
 
 vm_main() {
 	local rc inner_to log key t0=$SECONDS status=0
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-isolation: --in-vm is for the outer VM only" >&2; exit 2; }
+	bench_in_vm "outer VM" mvsock-bench-isolation
 	nb_tmp
 	log=$NB_TMP/run.log
 	: >"$log"
-	echo "mvsock-bench-isolation: start" >/dev/kmsg 2>/dev/null
 	say "$BENCH_ISOLATION_REPS rounds of: ping-pong ${BENCH_ISOLATION_SECS}s idle and under a" \
 		"bulk stream ($BENCH_ISOLATION_BUF writes), separate devices and one device;" \
 		"modules from $NB_KO_DIR"
@@ -476,30 +471,21 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver log start
+	local log start
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	if [ "$BENCH_ISOLATION" = 0 ]; then
-		say "skipped (BENCH_ISOLATION=0)"
-		exit 0
-	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin BENCH_ISOLATION
 	nb_prepare ours-guest mvsock mvsock_vhost mvsock_virtio || exit 1
 	log=$OUT/last-isolation.txt
-	nb_log_header "$log"
+	bench_log_header "$log" "modules from ${NB_KO_DIR#"$ROOT"/}"
 	echo "bench-isolation: booting the outer VM; one inner guest boot of 80-330 s" \
 		"under TCG: the whole run takes several minutes (8-25, depending on the load)" | tee -a "$log"
 
-	export VM_ENV="${VM_ENV:-} BENCH_ISOLATION_REPS=$BENCH_ISOLATION_REPS
-		BENCH_ISOLATION_SECS=$BENCH_ISOLATION_SECS BENCH_ISOLATION_BUF=$BENCH_ISOLATION_BUF
-		${BENCH_ISOLATION_KIB:+BENCH_ISOLATION_KIB=$BENCH_ISOLATION_KIB}
-		BENCH_ISOLATION_INNER_SMP=$BENCH_ISOLATION_INNER_SMP
-		BENCH_ISOLATION_TIMEOUT=$BENCH_ISOLATION_TIMEOUT
-		BENCH_ISOLATION_BOOT_TRIES=$BENCH_ISOLATION_BOOT_TRIES
-		BENCH_ISOLATION_CONTROL=$BENCH_ISOLATION_CONTROL
-		MVSOCK_KO_DIR=$NB_KO_DIR NESTED_BUILD=$NESTED_BUILD"
+	local MVSOCK_KO_DIR=$NB_KO_DIR
+	export VM_ENV
+	VM_ENV="${VM_ENV:-}$(vm_env_words BENCH_ISOLATION_REPS BENCH_ISOLATION_SECS \
+		BENCH_ISOLATION_BUF BENCH_ISOLATION_KIB BENCH_ISOLATION_INNER_SMP \
+		BENCH_ISOLATION_TIMEOUT BENCH_ISOLATION_BOOT_TRIES BENCH_ISOLATION_CONTROL \
+		MVSOCK_KO_DIR NESTED_BUILD)"
 	nb_outer_run isolation $((BENCH_ISOLATION_TIMEOUT + 60)) "$log" "$start"
 }
 
@@ -516,7 +502,6 @@ case "${1:-}" in
 	;;
 "") host_main ;;
 *)
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 	;;
 esac

@@ -70,12 +70,9 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
-NB_ROOT=$ROOT
-NB_PFX=bench-nested
+BENCH_PFX=bench-nested
 # shellcheck source=scripts/lib/nested-bench.sh
 . "$HERE/lib/nested-bench.sh"
-# shellcheck source=scripts/lib/busy-host.sh
-. "$HERE/lib/busy-host.sh"
 
 : "${BENCH_NESTED:=1}"
 : "${BENCH_NESTED_HOSTS:=ours stock}"
@@ -94,7 +91,6 @@ NB_PFX=bench-nested
 # build/nested/, which the nested test suite uses.
 export NESTED_BUILD=${NESTED_BUILD:-$ROOT/build/nested-bench}
 
-say() { nb_say "$@"; }
 
 ###########################################################################
 # In a run-inner.sh --host command: the rounds with one host driver
@@ -222,11 +218,10 @@ declare -A R=()
 
 vm_main() {
 	local st inner_to log key left n t0=$SECONDS status=0
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench-nested: --in-vm is for the outer VM only" >&2; exit 2; }
+	bench_in_vm "outer VM" mvsock-bench-nested
 	nb_tmp
 	log=$NB_TMP/run.log
 	: >"$log"
-	echo "mvsock-bench-nested: start" >/dev/kmsg 2>/dev/null
 	say "host drivers: $BENCH_NESTED_HOSTS; $BENCH_NESTED_REPS rounds per inner boot of:" \
 		"stream $BENCH_NESTED_DIRS x $BENCH_NESTED_SIZES (~${BENCH_NESTED_SECS}s each)," \
 		"ping-pong ${BENCH_NESTED_LAT_SECS}s; modules from $NB_KO_DIR"
@@ -281,39 +276,27 @@ vm_main() {
 ###########################################################################
 
 host_main() {
-	local kver log start
+	local log start
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	if [ "$BENCH_NESTED" = 0 ]; then
-		say "skipped (BENCH_NESTED=0)"
-		exit 0
-	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin BENCH_NESTED
 	nb_prepare mvsock mvsock_vhost || exit 1
 	log=$OUT/last-nested.txt
-	nb_log_header "$log"
+	bench_log_header "$log" "modules from ${NB_KO_DIR#"$ROOT"/}"
 	echo "bench-nested: booting the outer VM; two inner guest boots of 80-330 s each" \
 		"under TCG: the whole run takes several minutes (10-25, depending on the load)" | tee -a "$log"
 
-	# VM_ENV cannot carry spaces: lists travel with ',' instead.
-	local ko=$NB_KO_DIR
-	export VM_ENV="${VM_ENV:-} BENCH_NESTED_HOSTS=${BENCH_NESTED_HOSTS// /,}
-		BENCH_NESTED_SIZES=${BENCH_NESTED_SIZES// /,} BENCH_NESTED_DIRS=${BENCH_NESTED_DIRS// /,}
-		BENCH_NESTED_REPS=$BENCH_NESTED_REPS BENCH_NESTED_SECS=$BENCH_NESTED_SECS
-		BENCH_NESTED_LAT_SECS=$BENCH_NESTED_LAT_SECS BENCH_NESTED_MIN_KIB=$BENCH_NESTED_MIN_KIB
-		BENCH_NESTED_PROFILE=$BENCH_NESTED_PROFILE BENCH_NESTED_TIMEOUT=$BENCH_NESTED_TIMEOUT
-		BENCH_NESTED_DIAG=$BENCH_NESTED_DIAG BENCH_NESTED_DIAG_SIZE=$BENCH_NESTED_DIAG_SIZE
-		BENCH_NESTED_BOOT_TRIES=$BENCH_NESTED_BOOT_TRIES
-		MVSOCK_KO_DIR=$ko NESTED_BUILD=$NESTED_BUILD"
+	local MVSOCK_KO_DIR=$NB_KO_DIR
+	export VM_ENV
+	VM_ENV="${VM_ENV:-}$(vm_env_words BENCH_NESTED_HOSTS BENCH_NESTED_SIZES \
+		BENCH_NESTED_DIRS BENCH_NESTED_REPS BENCH_NESTED_SECS BENCH_NESTED_LAT_SECS \
+		BENCH_NESTED_MIN_KIB BENCH_NESTED_PROFILE BENCH_NESTED_TIMEOUT \
+		BENCH_NESTED_DIAG BENCH_NESTED_DIAG_SIZE BENCH_NESTED_BOOT_TRIES \
+		MVSOCK_KO_DIR NESTED_BUILD)"
 	nb_outer_run nested $((BENCH_NESTED_TIMEOUT + 60)) "$log" "$start"
 }
 
 unpack_lists() {
-	BENCH_NESTED_HOSTS=${BENCH_NESTED_HOSTS//,/ }
-	BENCH_NESTED_SIZES=${BENCH_NESTED_SIZES//,/ }
-	BENCH_NESTED_DIRS=${BENCH_NESTED_DIRS//,/ }
+	vm_env_lists BENCH_NESTED_HOSTS BENCH_NESTED_SIZES BENCH_NESTED_DIRS
 }
 
 case "${1:-}" in
@@ -331,7 +314,6 @@ case "${1:-}" in
 	;;
 "") host_main ;;
 *)
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 	;;
 esac

@@ -47,16 +47,14 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=scripts/lib/busy-host.sh
-. "$HERE/lib/busy-host.sh"
+BENCH_PFX=bench
 # shellcheck source=scripts/lib/bench-common.sh
 . "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUT=$ROOT/build/bench
 # Our modules (MVSOCK_KO_DIR: use prebuilt ones from there, e.g. a copy,
 # and do not build kernel/).
-KO_DIR=${MVSOCK_KO_DIR:-$ROOT/kernel}
-[[ $KO_DIR == /* ]] || KO_DIR=$ROOT/$KO_DIR
+KO_DIR=$(bench_ko_dir)
 
 : "${BENCH_SIZES:=4K 64K 256K 1M}"
 : "${BENCH_REPS:=3}"
@@ -81,8 +79,6 @@ target_for() {
 
 declare -A R=()	# R[stack,key] = value; R[memcpy]
 
-say() { echo "bench: $*"; }
-
 NEXT_PORT=20000
 PERF_GBPS=
 SHORT_RUNS=0
@@ -92,12 +88,10 @@ run_perf() { # bufsize MiB
 	local b=$1 mib=$2 port=$((NEXT_PORT++)) rpid got want
 	local rlog=$TMPD/rx.$port tlog=$TMPD/tx.$port
 	PERF_GBPS=
-	timeout 300 "$PERF" --port "$port" --buf-size "$b" --vsk-size 1M \
-		>"$rlog" 2>&1 &
-	rpid=$!
+	perf_rx_start "$port" "$b" "$rlog" 300
+	rpid=$PERF_RX_PID
 	wait_listen "$port" || sleep 0.5 # no sock_diag? give the receiver a moment anyway
-	if ! timeout 300 "$PERF" --sender 1 --port "$port" --bytes "${mib}M" \
-		--buf-size "$b" >"$tlog" 2>&1; then
+	if ! perf_tx 1 "$port" "${mib}M" "$b" "$tlog"; then
 		say "  vsock_perf sender failed (port $port, $b x ${mib}M):"
 		sed 's/^/bench:     /' "$tlog"
 		kill "$rpid" 2>/dev/null
@@ -109,7 +103,7 @@ run_perf() { # bufsize MiB
 		sed 's/^/bench:     /' "$rlog"
 		return 1
 	fi
-	got=$(sed -n 's/^total bytes received: \([0-9]*\).*/\1/p' "$rlog")
+	got=$(perf_value "$rlog" rx_bytes)
 	want=$((mib * 1048576))
 	if [ -z "$got" ] || [ "$got" = 0 ]; then
 		say "  vsock_perf receiver got no data (port $port)"
@@ -118,7 +112,7 @@ run_perf() { # bufsize MiB
 	# vsock_perf's receiver stops at POLLRDHUP and may leave the last few
 	# buffers unread; its rate counts what it did read, so that is fine.
 	[ "$got" = "$want" ] || SHORT_RUNS=$((SHORT_RUNS + 1))
-	PERF_GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$rlog")
+	PERF_GBPS=$(perf_value "$rlog" rx_gbps)
 	[ -n "$PERF_GBPS" ]
 }
 
@@ -168,37 +162,9 @@ measure_round() { # stack round
 	say "round $2 $st (Gbit/s):$summary ($((SECONDS - t0)) s)"
 }
 
-load_ours() {
-	insmod "$KO_DIR/mvsock.ko" && insmod "$KO_DIR/mvsock_loopback.ko"
-}
-
-unload_ours() {
-	rmmod_retry mvsock_loopback && rmmod_retry mvsock
-}
-
-load_stock() {
-	modprobe vsock_loopback || return 1
-	modprobe vsock_diag 2>/dev/null ||
-		say "(vsock_diag unavailable: ss cannot see stock sockets)"
-	return 0
-}
-
 # One table row. kind: thr (ratio ours/stock) or lat (stock/ours).
 row() { # label key kind
-	local label=$1 key=$2 kind=$3 tgt
-	tgt=$(target_for "$key")
-	awk -v l="$label" -v o="${R[ours,$key]:-}" -v s="${R[stock,$key]:-}" \
-		-v k="$kind" -v t="$tgt" 'BEGIN {
-		r = "n/a"; v = (t == "info") ? "(info)" : "n/a"
-		if (o != "" && s != "" && o > 0 && s > 0) {
-			x = (k == "lat") ? s / o : o / s
-			r = sprintf("%.2fx", x)
-			if (t != "info") v = (x >= t) ? "PASS" : "MISS"
-		}
-		tt = (t == "info") ? "-" : sprintf(">= %.1fx", t)
-		if (o == "") o = "n/a"; if (s == "") s = "n/a"
-		printf "| %-28s | %9s | %9s | %7s | %7s | %-6s |\n", l, o, s, r, tt, v
-	}'
+	bench_table_row 28 "$1" "${R[ours,$2]:-}" "${R[stock,$2]:-}" "$3" "$(target_for "$2")"
 }
 
 print_table() {
@@ -209,8 +175,7 @@ print_table() {
 	echo "   ratio > 1 always means ours is better: ours/stock for throughput and"
 	echo "   rates, stock/ours (speed-up) for latencies (lower latency is better)."
 	echo
-	printf '| %-28s | %9s | %9s | %7s | %7s | %-6s |\n' metric ours stock ratio target result
-	echo '|------------------------------|----------:|----------:|--------:|--------:|--------|'
+	bench_table_head 28 ours stock
 	for b in $BENCH_SIZES; do
 		row "stream, $b writes (Gbit/s)" "stream_$b" thr
 	done
@@ -246,10 +211,9 @@ guest_main() {
 	local st line t0=$SECONDS
 	PERF=$1
 	BIN=$OUT
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "bench: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest mvsock-bench
 	[ -x "$PERF" ] || { echo "bench: $PERF is missing" >&2; exit 1; }
 	TMPD=$(mktemp -d)
-	echo "mvsock-bench: start" >/dev/kmsg 2>/dev/null
 
 	say "$BENCH_REPS rounds of: $BENCH_STACKS; sizes $BENCH_SIZES, ~${BENCH_SECS}s per run" \
 		"(calibrated in round 1); ping-pong ${BENCH_LAT_SECS}s; connect rate ${BENCH_CONN_SECS}s"
@@ -264,19 +228,19 @@ guest_main() {
 			[[ $skip == *" $st "* ]] && continue
 			case "$st" in
 			ours)
-				if ! load_ours; then
+				if ! bench_insmod "$KO_DIR" mvsock mvsock_loopback; then
 					say "ERROR: cannot load mvsock (see dmesg)"
 					skip+="ours "
 					continue
 				fi
 				measure_round ours "$round"
-				if ! unload_ours; then
+				if ! rmmod_all 50 0.2 mvsock_loopback mvsock; then
 					say "ERROR: cannot unload mvsock; stopping here"
 					break 2
 				fi
 				;;
 			stock)
-				if ! load_stock; then
+				if ! bench_modprobe_stock vsock_loopback; then
 					say "ERROR: cannot load stock vsock_loopback"
 					skip+="stock "
 					continue
@@ -294,11 +258,7 @@ guest_main() {
 
 	# Medians over the rounds.
 	echo
-	for key in $(printf '%s\n' "${!V[@]}" | sort -t, -k2,2 -k1,1); do
-		# shellcheck disable=SC2086 # one argument per round
-		R[$key]=$(median ${V[$key]})
-		say "$(printf '%-24s %s -> median %s' "${key/,/ }:" "${V[$key]}" "${R[$key]}")"
-	done
+	bench_medians V R 24
 
 	print_table
 	echo
@@ -326,69 +286,38 @@ bench_part() { # variable script what duration skipped-what
 }
 
 host_main() {
-	local kver perf rc log start others sampler
+	local perf rc log start others
 	local hooks_rc=0 host_rc=0 nested_rc=0 iso_rc=0
 	start=$(date +%s)
-	cd "$ROOT" || exit 1
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
-	mkdir -p "$OUT"
+	bench_host_begin
 
 	if [ -n "${MVSOCK_KO_DIR:-}" ]; then
 		echo "bench: using the modules in $KO_DIR (MVSOCK_KO_DIR; not building kernel/)"
 	else
-		echo "bench: building kernel modules ($kver)"
-		if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" modules >"$OUT/kbuild.log" 2>&1; then
-			tail -n 30 "$OUT/kbuild.log"
-			echo "bench: module build failed (log: $OUT/kbuild.log)" >&2
-			exit 1
-		fi
+		echo "bench: building kernel modules ($KVER)"
+		bench_build_modules "$OUT/kbuild.log" || exit 1
 	fi
 	echo "bench: building tools/bench"
 	make -s -C "$ROOT/tools/bench" OUT="$OUT" || exit 1
-	if [ -x "$ROOT/build/upstream/vsock_perf" ]; then
-		perf=build/upstream/vsock_perf
-	else
-		echo "bench: build/upstream/vsock_perf missing: building vsock_perf into build/bench/"
-		make -s -C "$ROOT/tools/bench" OUT="$OUT" vsock_perf || exit 1
-		perf=build/bench/vsock_perf
-	fi
+	perf=$(bench_vsock_perf) || exit 1
 
 	log=$OUT/last-run.txt
-	echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $kver," \
-		"git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
-		"vsock_perf: $perf" | tee "$log"
-	# TCG guests are CPU-bound: anything else running skews the figures.
+	bench_log_header "$log" "vsock_perf: $perf"
 	others=$(pgrep -c -f '^qemu-system' 2>/dev/null || true)
-	echo "bench: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-		"${others:-0} other QEMU guest(s) running" | tee -a "$log"
 	[ "${others:-0}" = 0 ] ||
 		echo "bench: warning: other guests compete for the host CPUs; expect noisy figures" | tee -a "$log"
 	echo "bench: booting the VM (the whole run takes a few minutes)"
 
-	# VM_ENV cannot carry spaces: lists travel with '_' instead.
-	export VM_ENV="BENCH_SIZES=${BENCH_SIZES// /_} BENCH_STACKS=${BENCH_STACKS// /_}
-		BENCH_REPS=$BENCH_REPS BENCH_SECS=$BENCH_SECS
-		BENCH_LAT_SECS=$BENCH_LAT_SECS BENCH_CONN_SECS=$BENCH_CONN_SECS
-		${MVSOCK_KO_DIR:+MVSOCK_KO_DIR=$KO_DIR}"
+	export VM_ENV
+	VM_ENV=$(vm_env_words BENCH_SIZES BENCH_STACKS BENCH_REPS BENCH_SECS \
+		BENCH_LAT_SECS BENCH_CONN_SECS)${MVSOCK_KO_DIR:+ MVSOCK_KO_DIR=$KO_DIR}
 	# Sample the host every 5 s: how many other guests ran meanwhile.
-	(
-		while sleep 5; do
-			echo "$(($(pgrep -c -f '^qemu-system' || true) - 1))"
-		done >"$OUT/host-samples.txt"
-	) &
-	sampler=$!
-	busy_run "$ROOT/selftests/vm/run.sh" --smp "${BENCH_SMP:-2}" \
-		--timeout "${BENCH_VM_TIMEOUT:-900}" -- \
-		scripts/bench.sh --in-vm "$perf" 2>&1 |
-		grep --line-buffered -v 'fw_cfg name=etc/sercon-port' | tee -a "$log"
-	rc=${PIPESTATUS[0]}
-	kill "$sampler" 2>/dev/null
-	wait "$sampler" 2>/dev/null
-	awk '$1 > 0 { busy++ } $1 > max { max = $1 } END {
-		if (NR) printf "bench: host during the run: other QEMU guests running in %d%% of %d samples (max %d)%s\n",
-			100 * busy / NR, NR, max, busy ? "; figures are noisy" : ""
-	}' "$OUT/host-samples.txt" | tee -a "$log"
+	bench_sampler_start "$OUT/phase" "$OUT/host-samples.txt"
+	bench_vm_run "$log" "${BENCH_SMP:-2}" "${BENCH_VM_TIMEOUT:-900}" "" \
+		scripts/bench.sh --in-vm "$perf"
+	rc=$?
+	bench_sampler_stop
+	bench_sampler_total "$OUT/host-samples.txt" | tee -a "$log"
 	echo "bench: wall time $(($(date +%s) - start)) s; output saved in ${log#"$ROOT"/}" | tee -a "$log"
 	if [ "$rc" != 0 ]; then
 		echo "bench: the VM run failed (status $rc); guest kernel log: build/vm/last-dmesg.txt" >&2
@@ -418,13 +347,11 @@ host_main() {
 
 if [ "${1:-}" = --in-vm ]; then
 	[ $# -eq 2 ] || { echo "usage: $0 --in-vm VSOCK_PERF" >&2; exit 2; }
-	BENCH_SIZES=${BENCH_SIZES//_/ }
-	BENCH_STACKS=${BENCH_STACKS//_/ }
+	vm_env_lists BENCH_SIZES BENCH_STACKS
 	guest_main "$2"
 	exit $?
 fi
 if [ $# -ne 0 ]; then
-	sed -n '/^# Usage:/,/^# Measured/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
+	bench_usage Measured
 fi
 host_main

@@ -18,28 +18,8 @@ if [ -z "$KVER" ]; then
 	echo "bpf-src.sh: no kernel version (run 'make deps' or set KVER=)" >&2
 	exit 1
 fi
-series=$(echo "$KVER" | cut -d. -f1,2)
-tarball=/usr/src/linux-source-$series.tar.xz
-want="tools/lib/bpf tools/bpf/bpftool tools/include tools/build tools/scripts
-tools/arch/x86 kernel/bpf/disasm.c kernel/bpf/disasm.h scripts/bpf_doc.py"
-
-if [ ! -f "$tarball" ]; then
-	echo "bpf-src.sh: $tarball missing (make deps, or apt-get install linux-source-$series)" >&2
-	exit 1
-fi
-stamp=$OUT/.stamp
-id="$(stat -c %Y:%s "$tarball") $want"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$id" ]; then
-	echo "$OUT"
-	exit 0
-fi
-echo "bpf-src.sh: extracting libbpf and bpftool sources from $tarball" >&2
-rm -rf "$OUT"
-mkdir -p "$OUT"
-members=()
-for f in $want; do
-	members+=("linux-source-$series/$f")
-done
-tar -xJf "$tarball" -C "$OUT" --strip-components=1 "${members[@]}"
-echo "$id" >"$stamp"
-echo "$OUT"
+# shellcheck source=scripts/lib/linux-source.sh
+. "$ROOT/scripts/lib/linux-source.sh"
+lsrc_extract "$OUT" "tools/lib/bpf tools/bpf/bpftool tools/include tools/build tools/scripts
+tools/arch/x86 kernel/bpf/disasm.c kernel/bpf/disasm.h scripts/bpf_doc.py" \
+	"extracting libbpf and bpftool sources"

@@ -15,6 +15,9 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+BENCH_PFX=demo
+# shellcheck source=scripts/lib/bench-common.sh
+. "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
 
 : "${DEMO_EVENTS:=30}"
@@ -23,23 +26,6 @@ ROOT=$(cd "$HERE/.." && pwd -P)
 ###########################################################################
 # Guest side
 ###########################################################################
-
-FAILS=0
-STEP=0
-
-# A section header and the one-line explanation of what follows.
-section() { # title explanation
-	STEP=$((STEP + 1))
-	echo
-	echo "=== $STEP. $1"
-	echo "    ($2)"
-	echo
-}
-
-fail() {
-	echo "demo: FAILED: $*"
-	FAILS=$((FAILS + 1))
-}
 
 # Make a raw trace line easier to read: packet op and socket state names.
 annotate() {
@@ -69,7 +55,7 @@ annotate() {
 
 guest_main() {
 	local T=/sys/kernel/tracing tmp lpid cpid i ssout ev
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "demo: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest
 	tmp=$(mktemp -d)
 	cd "$ROOT" || exit 1
 
@@ -77,10 +63,7 @@ guest_main() {
 
 	section "Load mvsock.ko" \
 		"the AF_VSOCK socket family, device registry and protocol engine, from the work tree"
-	if ! insmod kernel/mvsock.ko; then
-		fail "insmod kernel/mvsock.ko"
-		return 1
-	fi
+	demo_insmod kernel mvsock || return 1
 	grep '^mvsock' /proc/modules
 	ls -l /dev/vsock
 
@@ -101,10 +84,7 @@ guest_main() {
 
 	section "Load mvsock_loopback.ko" \
 		"registers the loopback device, CID 1 (traced as mvsock_dev_add)"
-	if ! insmod kernel/mvsock_loopback.ko; then
-		fail "insmod kernel/mvsock_loopback.ko"
-		return 1
-	fi
+	demo_insmod kernel mvsock_loopback || return 1
 	grep '^mvsock' /proc/modules
 
 	section "Local CID" \
@@ -205,17 +185,11 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc
-	cd "$ROOT" || exit 1
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
+	local rc
+	bench_host_begin
 	mkdir -p build/demo
-	echo "demo: building kernel modules ($kver) and tools/demo"
-	if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" modules >build/demo/kbuild.log 2>&1; then
-		tail -n 30 build/demo/kbuild.log
-		echo "demo: module build failed (log: build/demo/kbuild.log)" >&2
-		exit 1
-	fi
+	echo "demo: building kernel modules ($KVER) and tools/demo"
+	bench_build_modules "$ROOT/build/demo/kbuild.log" || exit 1
 	make -s -C tools/demo OUT="$ROOT/build/demo" || exit 1
 	echo "demo: booting a QEMU guest (TCG, ~10-30 s)"
 	"$ROOT/selftests/vm/run.sh" --smp 2 --timeout "${DEMO_VM_TIMEOUT:-300}" -- \
@@ -228,5 +202,5 @@ host_main() {
 case "${1:-}" in
 --in-vm) guest_main; exit $? ;;
 "") host_main ;;
-*) sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+*) bench_usage Environment ;;
 esac

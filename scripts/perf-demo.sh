@@ -21,6 +21,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+BENCH_PFX='perf-demo'
 # shellcheck source=scripts/lib/bench-common.sh
 . "$HERE/lib/bench-common.sh"
 ROOT=$(cd "$HERE/.." && pwd -P)
@@ -32,22 +33,6 @@ OUTDIR=$ROOT/build/perf-demo
 ###########################################################################
 # Guest side
 ###########################################################################
-
-FAILS=0
-STEP=0
-
-section() { # title explanation
-	STEP=$((STEP + 1))
-	echo
-	echo "=== $STEP. $1"
-	echo "    ($2)"
-	echo
-}
-
-fail() {
-	echo "perf-demo: FAILED: $*"
-	FAILS=$((FAILS + 1))
-}
 
 # Show a command, run it with its output into FILE, and show the first
 # LINES lines of FILE (all of them with LINES 0).
@@ -68,20 +53,25 @@ show() { # file lines command...
 
 # A vsock_perf receiver on PORT in the background (its log: rx.PORT).
 receiver() { # port
-	"$PERF" --port "$1" --buf-size 64K --vsk-size 1M >"$TMPD/rx.$1" 2>&1 &
-	RX_PID=$!
+	perf_rx_start "$1" 64K "$TMPD/rx.$1"
+	RX_PID=$PERF_RX_PID
 	wait_listen "$1" || echo "(no listener on port $1 seen in ss)"
 }
 
 # Wait for the receiver; print the bytes it got.
 receiver_done() { # port
 	wait "$RX_PID" || fail "vsock_perf receiver (port $1)"
-	sed -n 's/^total bytes received: /receiver got: /p; s/^rx performance: /receiver rate: /p' "$TMPD/rx.$1"
+	rx_summary "$TMPD/rx.$1"
+}
+
+# What a receiver's log says it got.
+rx_summary() { # log
+	sed -n 's/^total bytes received: /receiver got: /p; s/^rx performance: /receiver rate: /p' "$1"
 }
 
 guest_main() {
 	local O=${VM_OUT:?} rc p
-	[ "${MVSOCK_VM:-}" = 1 ] || { echo "perf-demo: --in-vm is for the guest only" >&2; exit 2; }
+	bench_in_vm guest
 	cd "$ROOT" || exit 1
 	TMPD=$(mktemp -d)
 	PERF=${PERF_DEMO_VSOCK_PERF:?}
@@ -91,8 +81,8 @@ guest_main() {
 	echo "vsock_perf: $PERF"
 
 	section "Load the modules" "kernel/mvsock.ko and kernel/mvsock_loopback.ko (CID 1) from the work tree"
-	insmod kernel/mvsock.ko || { fail "insmod kernel/mvsock.ko"; return 1; }
-	insmod kernel/mvsock_loopback.ko || { fail "insmod kernel/mvsock_loopback.ko"; return 1; }
+	demo_insmod kernel mvsock || return 1
+	demo_insmod kernel mvsock_loopback || return 1
 	cat /sys/module/mvsock/parameters/devices
 
 	section "perf list 'mvsock:*'" "every tracepoint of the mvsock system, as perf sees it"
@@ -183,7 +173,7 @@ guest_main() {
 		wait' sh "$PERF" "$p" "${PERF_DEMO_PROF_MIB}M" "$TMPD" >"$O/profile-record.txt" 2>&1 ||
 		fail "perf record -g"
 	cat "$O/profile-record.txt"
-	sed -n 's/^total bytes received: /receiver got: /p; s/^rx performance: /receiver rate: /p' "$TMPD/rx.$p"
+	rx_summary "$TMPD/rx.$p"
 
 	section "perf report --stdio --no-children | head -60" \
 		"where the CPU time went, with the call chains that led there (self time per function)"
@@ -206,11 +196,7 @@ guest_main() {
 
 	section "Unload" "rmmod mvsock_loopback mvsock"
 	rmmod mvsock_loopback || fail "rmmod mvsock_loopback"
-	for ((i = 0; i < 25; i++)); do
-		rmmod mvsock 2>/dev/null && break
-		sleep 0.2
-	done
-	grep -q '^mvsock ' /proc/modules && fail "rmmod mvsock"
+	rmmod_retry mvsock 25 0.2 2>/dev/null || fail "rmmod mvsock"
 
 	# perf reads its data files with mmap: they were written to the guest's
 	# tmpfs, and are copied to the shared directory only now.
@@ -230,31 +216,20 @@ guest_main() {
 ###########################################################################
 
 host_main() {
-	local kver rc perf f
+	local rc perf f
 	cd "$ROOT" || exit 1
 	if ! command -v perf >/dev/null; then
 		scripts/deps.sh || exit 1
 	fi
-	kver=$("$ROOT/scripts/kver.sh") || exit 1
-	export KVER=$kver
+	bench_host_begin
 	mkdir -p build
 	rm -rf "$OUTDIR"
 	mkdir -p "$OUTDIR"
-	echo "perf-demo: building the kernel modules ($kver)"
-	if ! make -C "/lib/modules/$kver/build" M="$ROOT/kernel" \
-		MVSOCK_KSRC="$(KVER=$kver scripts/ksrc.sh)" modules >"$OUTDIR/kbuild.log" 2>&1; then
-		tail -n 30 "$OUTDIR/kbuild.log"
-		echo "perf-demo: module build failed (log: build/perf-demo/kbuild.log)" >&2
-		exit 1
-	fi
+	echo "perf-demo: building the kernel modules ($KVER)"
+	bench_build_modules "$OUTDIR/kbuild.log" || exit 1
 	# vsock_perf: upstream's, from selftests/upstream/build.sh, or the
 	# same program built by tools/bench.
-	if [ -x build/upstream/vsock_perf ]; then
-		perf=build/upstream/vsock_perf
-	else
-		make -s -C tools/bench OUT="$ROOT/build/bench" vsock_perf || exit 1
-		perf=build/bench/vsock_perf
-	fi
+	perf=$(bench_vsock_perf) || exit 1
 	echo "perf-demo: booting a QEMU guest (TCG, 1-3 min)"
 	VM_KEEP_OUT=$OUTDIR VM_ENV="PERF_DEMO_VSOCK_PERF=$ROOT/$perf PERF_DEMO_TP_MIB=$PERF_DEMO_TP_MIB PERF_DEMO_PROF_MIB=$PERF_DEMO_PROF_MIB" \
 		"$ROOT/selftests/vm/run.sh" --smp 2 --timeout "${PERF_DEMO_TIMEOUT:-600}" -- \
@@ -286,5 +261,5 @@ host_main() {
 case "${1:-}" in
 --in-vm) guest_main; exit $? ;;
 "") host_main ;;
-*) sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+*) bench_usage Environment ;;
 esac

@@ -67,50 +67,39 @@
 #   nb_collect FILE             read result lines into NB_V[LABEL,KEY]
 #                               (space-separated values, one per round)
 #   nb_medians ARRAY [EXCLUDE]  ARRAY[LABEL,KEY] = the median of each
-#                               NB_V[LABEL,KEY] (keys matching the extended
-#                               regex EXCLUDE left out), one line printed each
-#   nb_table_head A B           Markdown header: metric | A | B | ratio | ...
+#                               NB_V[LABEL,KEY] (bench_medians, width 20)
 #   nb_table_stream_pp ARRAY A B SIZES DIRS
-#                               the rows of the stream rates (ARRAY[A,DIR_SIZE]
-#                               for each size and direction, target 1.0) and
-#                               of the ping-pong (pp_mean and pp_p50: target
-#                               1.0; pp_p99: info) of columns A and B
+#                               the rows (bench_table_row, width 32) of
+#                               the stream rates (ARRAY[A,DIR_SIZE] for
+#                               each size and direction, target 1.0) and
+#                               of the ping-pong (pp_mean and pp_p50:
+#                               target 1.0; pp_p99: info) of columns A, B
+#   nb_table_head A B, nb_table_row LABEL VA VB KIND TARGET
+#                               bench_table_head/_row, width 32
 #   nb_dir_name g2h|h2g         "guest->host" or "host->guest"
-#   nb_table_row LABEL VA VB KIND TARGET
-#                               KIND thr: ratio VA/VB; lat: VB/VA (so > 1
-#                               always favours column A); TARGET a ratio
-#                               (at least: PASS or MISS), "<=X" (at most X:
-#                               PASS or FAIL) or "info"
 # On the build machine:
 #   nb_prepare [ours-guest] MODULE...
 #                               check that $NB_KO_DIR/MODULE.ko exist, build
 #                               the static programs and the inner initramfs
 #                               (nb_inner_adds [ours-guest]) and kernel
-#   nb_log_header LOG           start LOG: date, kernel, git revision,
-#                               modules, the machine's load (also printed)
-#   nb_sampler_start PHASEFILE OUT  sample every 5 s into OUT: the phase
-#                               (PHASEFILE's content), the other QEMU guests
-#                               running (this run's outer VM excluded), the
-#                               load average
-#   nb_phase_filter PHASEFILE   copy stdin to stdout; a line "PFX: phase X"
-#                               writes X to PHASEFILE
-#   nb_sampler_stop OUT         stop sampling; one summary line per phase
-#                               (phases boot and end left out)
+#   nb_outer_run NAME TIMEOUT LOG START
+#                               scripts/bench-NAME.sh --in-vm in the outer
+#                               VM, the build machine sampled meanwhile
+# (The log header, the samplers and the tables are bench-common.sh's.)
 # Environment: MVSOCK_KO_DIR (our modules, default kernel/), NB_PERF
 # (vsock_perf, default build/bench/static/vsock_perf), NB_PINGPONG
 # (default build/bench/static/vsock_pingpong; both from "make -C
 # tools/bench static"), NB_PP_WARMUP (untimed round trips, default 50),
 # NB_XFER_TIMEOUT (seconds per transfer, default 300), NB_PORT (first vsock
-# port used, default 21000), NB_PFX (prefix of messages, default "nbench").
-# Also kv, median, rmmod_retry, wait_listen and bench_kernel_log from
-# bench-common.sh.
+# port used, default 21000), BENCH_PFX (prefix of messages, default
+# "nbench"). Everything of scripts/lib/bench-common.sh comes with it.
 
+: "${BENCH_PFX:=nbench}"
 # shellcheck source=scripts/lib/bench-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
-NB_ROOT=${NB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-NB_KO_DIR=${MVSOCK_KO_DIR:-$NB_ROOT/kernel}
-[[ $NB_KO_DIR == /* ]] || NB_KO_DIR=$NB_ROOT/$NB_KO_DIR
+NB_ROOT=$BENCH_ROOT
+NB_KO_DIR=$(bench_ko_dir)
 # Statically linked (make -C tools/bench static): in the inner guest a
 # dynamically linked program takes seconds more to start (loading libc
 # under TCG inside TCG). The same binaries run on both sides.
@@ -124,8 +113,6 @@ NB_XFER_TIMEOUT=${NB_XFER_TIMEOUT:-300}
 NB_PORT=${NB_PORT:-21000}
 NB_TMP=${NB_TMP:-}
 declare -gA NB_V=() NB_RXPID=() NB_TXPID=()
-
-nb_say() { echo "${NB_PFX:-nbench}: $*"; }
 
 # A scratch directory, removed by nb_cleanup.
 nb_tmp() {
@@ -158,7 +145,7 @@ nb_run_inner() { # label timeout tries log run-inner-args...
 	shift 4
 	nb_tmp
 	for ((try = 1; ; try++)); do
-		nb_say "$label: booting the inner guest (run-inner.sh --timeout $to)"
+		say "$label: booting the inner guest (run-inner.sh --timeout $to)"
 		rm -f "$NB_TMP/started"
 		t1=$SECONDS
 		NB_STARTED_FILE=$NB_TMP/started \
@@ -168,15 +155,15 @@ nb_run_inner() { # label timeout tries log run-inner-args...
 			tee -a "$log" | grep --line-buffered -Ev '^nbench-(result|diag): '
 		rc=${PIPESTATUS[0]}
 		[ "$rc" = 0 ] && return 0
-		nb_say "$label: run-inner.sh exit status $rc"
+		say "$label: run-inner.sh exit status $rc"
 		# A QEMU killed by a signal says nothing itself: the kernel may.
 		dmesg 2>/dev/null | grep -Ei 'segfault|general protection|traps:|killed process|out of memory|qemu' |
-			tail -n 5 | sed "s/^/${NB_PFX:-nbench}:   outer kernel: /"
+			tail -n 5 | sed "s/^/$BENCH_PFX:   outer kernel: /"
 		# TCG inside TCG now and then crashes the inner kernel early in
 		# its boot: one more boot, when time allows.
 		to=$(( to - (SECONDS - t1) ))
 		if [ ! -e "$NB_TMP/started" ] && [ "$try" -lt "$tries" ] && [ "$to" -ge 300 ]; then
-			nb_say "$label: the inner guest never came up; booting it again"
+			say "$label: the inner guest never came up; booting it again"
 			continue
 		fi
 		return "$rc"
@@ -193,7 +180,7 @@ nb_wait_vhost_dev() {
 		[ -c /dev/vhost-vsock ] && return 0
 		sleep 0.1
 	done
-	nb_say "no /dev/vhost-vsock after loading the host driver"
+	say "no /dev/vhost-vsock after loading the host driver"
 	return 1
 }
 
@@ -201,39 +188,32 @@ nb_host_load() { # ours|stock
 	case "$1" in
 	ours)
 		if grep -q '^vsock ' /proc/modules; then
-			nb_say "stock vsock is loaded: unload it first"
+			say "stock vsock is loaded: unload it first"
 			return 1
 		fi
 		if ! grep -q '^mvsock ' /proc/modules; then
 			insmod "$NB_KO_DIR/mvsock.ko" || return 1
 		fi
 		modprobe vhost || return 1
-		insmod "$NB_KO_DIR/mvsock_vhost.ko" || return 1
+		bench_insmod "$NB_KO_DIR" mvsock_vhost || return 1
 		;;
 	stock)
 		if grep -q '^mvsock ' /proc/modules; then
-			nb_say "mvsock is loaded: unload it first"
+			say "mvsock is loaded: unload it first"
 			return 1
 		fi
-		modprobe vhost_vsock || return 1
-		modprobe vsock_diag 2>/dev/null ||
-			nb_say "(vsock_diag unavailable: ss cannot see stock sockets)"
+		bench_modprobe_stock vhost_vsock || return 1
 		;;
-	*) nb_say "unknown host driver '$1'"; return 1 ;;
+	*) say "unknown host driver '$1'"; return 1 ;;
 	esac
 	nb_wait_vhost_dev
 }
 
 # (15 s per module: orphaned sockets may hold one until their close timeout)
 nb_host_unload() { # ours|stock
-	local m
 	case "$1" in
-	ours)
-		for m in mvsock_vhost mvsock; do rmmod_retry "$m" 60 0.25 || return 1; done ;;
-	stock)
-		for m in vsock_diag vhost_vsock vmw_vsock_virtio_transport_common vsock; do
-			rmmod_retry "$m" 60 0.25 || return 1
-		done ;;
+	ours) rmmod_all 60 0.25 mvsock_vhost mvsock ;;
+	stock) rmmod_all 60 0.25 vsock_diag vhost_vsock vmw_vsock_virtio_transport_common vsock ;;
 	*) return 1 ;;
 	esac
 }
@@ -283,7 +263,7 @@ nb_stream_start() { # id dir buf kib [guest_cid]
 	case "$dir" in
 	g2h) rx=host tx=guest peer=$NB_HOST_CID ;;
 	h2g) rx=guest tx=host peer=$cid ;;
-	*) nb_say "bad direction '$dir'"; return 2 ;;
+	*) say "bad direction '$dir'"; return 2 ;;
 	esac
 	nb_on "$rx" "$NB_PERF" --port "$port" \
 		--buf-size "$b" --vsk-size 1M >"$NB_TMP/$id.rx" 2>&1 &
@@ -309,30 +289,30 @@ nb_stream_finish() { # id
 	rc=$?
 	if [ $rc != 0 ]; then
 		# 141: SIGPIPE (the connection was reset), 124: NB_XFER_TIMEOUT
-		nb_say "  vsock_perf sender failed, status $rc, after" \
+		say "  vsock_perf sender failed, status $rc, after" \
 			"$(awk -v t0="${NB_T0[$id]}" -v t1="$(date +%s%N)" 'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }') s" \
 			"($(cat "$NB_TMP/$id.what")):"
-		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.tx"
+		sed "s/^/$BENCH_PFX:     /" "$NB_TMP/$id.tx"
 		kill "${NB_RXPID[$id]}" 2>/dev/null
 		wait "${NB_RXPID[$id]}" 2>/dev/null
-		nb_say "  the receiver's output:"
-		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.rx"
+		say "  the receiver's output:"
+		sed "s/^/$BENCH_PFX:     /" "$NB_TMP/$id.rx"
 		rc=1
 	fi
 	if ! wait "${NB_RXPID[$id]}" && [ $rc = 0 ]; then
-		nb_say "  vsock_perf receiver failed ($(cat "$NB_TMP/$id.what")):"
-		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.rx"
+		say "  vsock_perf receiver failed ($(cat "$NB_TMP/$id.what")):"
+		sed "s/^/$BENCH_PFX:     /" "$NB_TMP/$id.rx"
 		rc=1
 	fi
 	NB_WALL=$(awk -v t0="${NB_T0[$id]}" -v t1="$(date +%s%N)" \
 		'BEGIN { printf "%.1f", (t1 - t0) / 1e9 }')
 	[ $rc = 0 ] || return 1
-	NB_RX_BYTES=$(sed -n 's/^total bytes received: \([0-9]*\).*/\1/p' "$NB_TMP/$id.rx")
-	NB_GBPS=$(sed -n 's/^rx performance: \([0-9.]*\).*/\1/p' "$NB_TMP/$id.rx")
-	NB_TX_SECS=$(sed -n 's/^total time in tx loop: \([0-9.]*\).*/\1/p' "$NB_TMP/$id.tx")
+	NB_RX_BYTES=$(perf_value "$NB_TMP/$id.rx" rx_bytes)
+	NB_GBPS=$(perf_value "$NB_TMP/$id.rx" rx_gbps)
+	NB_TX_SECS=$(perf_value "$NB_TMP/$id.tx" tx_secs)
 	if [ -z "$NB_RX_BYTES" ] || [ "$NB_RX_BYTES" = 0 ] || [ -z "$NB_GBPS" ]; then
-		nb_say "  vsock_perf receiver got no data ($(cat "$NB_TMP/$id.what"))"
-		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/$id.rx"
+		say "  vsock_perf receiver got no data ($(cat "$NB_TMP/$id.what"))"
+		sed "s/^/$BENCH_PFX:     /" "$NB_TMP/$id.rx"
 		return 1
 	fi
 	NB_TX_GBPS=$(awk -v b="$NB_RX_BYTES" -v t="$NB_TX_SECS" \
@@ -361,7 +341,7 @@ nb_stream_wait_flowing() { # id secs
 		nb_stream_running "$id" || break
 		sleep 0.1
 	done
-	nb_say "  no established connection for the transfer ($(cat "$NB_TMP/$id.what"))"
+	say "  no established connection for the transfer ($(cat "$NB_TMP/$id.what"))"
 	return 1
 }
 
@@ -385,7 +365,7 @@ nb_pingpong() { # client_side secs [guest_cid]
 	case "$cs" in
 	host) ss=guest peer=$cid ;;
 	guest) ss=host peer=$NB_HOST_CID ;;
-	*) nb_say "bad client side '$cs'"; return 2 ;;
+	*) say "bad client side '$cs'"; return 2 ;;
 	esac
 	nb_on "$ss" "$NB_PINGPONG" --server \
 		--port "$port" >"$NB_TMP/pp.srv" 2>&1 &
@@ -397,11 +377,11 @@ nb_pingpong() { # client_side secs [guest_cid]
 	if [ $rc != 0 ]; then
 		kill "$spid" 2>/dev/null
 		wait "$spid" 2>/dev/null
-		nb_say "  ping-pong client ($cs) failed:"
-		sed "s/^/${NB_PFX:-nbench}:     /" "$NB_TMP/pp.cli"
+		say "  ping-pong client ($cs) failed:"
+		sed "s/^/$BENCH_PFX:     /" "$NB_TMP/pp.cli"
 		return 1
 	fi
-	wait "$spid" || nb_say "  (ping-pong server exited with an error: $(tr '\n' ' ' <"$NB_TMP/pp.srv"))"
+	wait "$spid" || say "  (ping-pong server exited with an error: $(tr '\n' ' ' <"$NB_TMP/pp.srv"))"
 	line=$(grep '^pingpong:' "$NB_TMP/pp.cli")
 	NB_PP_MEAN=$(kv "$line" mean_us)
 	NB_PP_P50=$(kv "$line" p50_us)
@@ -438,7 +418,7 @@ nb_profile() { # secs cmd...
 	shift
 	nb_tmp
 	if ! command -v perf >/dev/null; then
-		nb_say "perf not found: no profile"
+		say "perf not found: no profile"
 		"$@"
 		return
 	fi
@@ -456,14 +436,14 @@ nb_profile() { # secs cmd...
 	rc=$?
 	kill -INT "$ppid" 2>/dev/null
 	wait "$ppid" 2>/dev/null
-	nb_say "profile (perf record -e cpu-clock -a -g, whole outer VM), by command and DSO:"
+	say "profile (perf record -e cpu-clock -a -g, whole outer VM), by command and DSO:"
 	perf report -i "$NB_TMP/perf.data" --stdio --no-children -g none \
 		--sort comm,dso 2>/dev/null | grep -E '^ +[0-9]' |
-		head -n 12 | sed "s/^/${NB_PFX:-nbench}:   /"
-	nb_say "top kernel symbols, by command:"
+		head -n 12 | sed "s/^/$BENCH_PFX:   /"
+	say "top kernel symbols, by command:"
 	perf report -i "$NB_TMP/perf.data" --stdio --no-children -g none \
 		--sort comm,sym 2>/dev/null | grep -F '[k]' |
-		head -n 40 | sed "s/^/${NB_PFX:-nbench}:   /"
+		head -n 40 | sed "s/^/$BENCH_PFX:   /"
 	return $rc
 }
 
@@ -482,20 +462,9 @@ nb_collect() { # file
 	done < <(grep '^nbench-result: ' "$1")
 }
 
-nb_medians() { # array [exclude-regex]
-	local -n nb_m=$1
-	local key
-	for key in $(printf '%s\n' "${!NB_V[@]}" | grep -Ev "${2:-^\$}" | sort -t, -k2,2 -k1,1); do
-		# shellcheck disable=SC2086,SC2004 # one argument per round; nb_m is associative
-		nb_m[$key]=$(median ${NB_V[$key]})
-		nb_say "$(printf '%-20s %s -> median %s' "${key/,/ }:" "${NB_V[$key]}" "${nb_m[$key]}")"
-	done
-}
-
-nb_table_head() { # column-a column-b
-	printf '| %-32s | %9s | %9s | %7s | %7s | %-6s |\n' metric "$1" "$2" ratio target result
-	echo '|----------------------------------|----------:|----------:|--------:|--------:|--------|'
-}
+nb_medians() { bench_medians NB_V "$1" 20 "${2:-}"; } # array [exclude-regex]
+nb_table_head() { bench_table_head 32 "$@"; } # column-a column-b
+nb_table_row() { bench_table_row 32 "$@"; } # label value-a value-b kind target
 
 nb_dir_name() { # g2h|h2g
 	case "$1" in
@@ -519,84 +488,23 @@ nb_table_stream_pp() { # array a b sizes dirs
 	nb_table_row "ping-pong RTT p99 (us)" "${nb_t[$a,pp_p99]:-}" "${nb_t[$z,pp_p99]:-}" lat info
 }
 
-nb_table_row() { # label value-a value-b kind target
-	awk -v l="$1" -v a="$2" -v b="$3" -v k="$4" -v t="$5" 'BEGIN {
-		r = "n/a"; v = (t == "info") ? "(info)" : "n/a"
-		atmost = sub(/^<=/, "", t)
-		if (a != "" && b != "" && a > 0 && b > 0) {
-			x = (k == "lat") ? b / a : a / b
-			r = sprintf("%.2fx", x)
-			if (atmost) v = (x <= t) ? "PASS" : "FAIL"
-			else if (t != "info") v = (x >= t) ? "PASS" : "MISS"
-		}
-		tt = (t == "info") ? "-" : sprintf("%s %.1fx", atmost ? "<=" : ">=", t)
-		if (a == "") a = "n/a"; if (b == "") b = "n/a"
-		printf "| %-32s | %9s | %9s | %7s | %7s | %-6s |\n", l, a, b, r, tt, v
-	}'
-}
-
 ###########################################################################
-# On the build machine: how busy it was
+# On the build machine
 ###########################################################################
 
 nb_prepare() { # [ours-guest] module...
 	local g='' m
 	[ "${1:-}" = ours-guest ] && { g=$1; shift; }
 	for m in "$@"; do
-		[ -f "$NB_KO_DIR/$m.ko" ] || { nb_say "$NB_KO_DIR/$m.ko missing (run make first)" >&2; return 1; }
+		[ -f "$NB_KO_DIR/$m.ko" ] || { say "$NB_KO_DIR/$m.ko missing (run make first)" >&2; return 1; }
 	done
-	nb_say "building tools/bench (static vsock_perf, vsock_pingpong), the inner initramfs"
+	say "building tools/bench (static vsock_perf, vsock_pingpong), the inner initramfs"
 	make -s -C "$NB_ROOT/tools/bench" OUT="$NB_ROOT/build/bench" all static || return 1
 	# Build here what the outer VM would otherwise build itself (slowly):
 	# it then only checks that nothing changed. Same arguments there.
 	# shellcheck disable=SC2046 # a list of options
 	"$NB_ROOT/selftests/nested/mkinitramfs.sh" $(nb_inner_adds ${g:+"$g"}) >/dev/null || return 1
 	"$NB_ROOT/selftests/nested/mkinitramfs.sh" --print-vmlinux >/dev/null
-}
-
-nb_log_header() { # log
-	echo "${NB_PFX:-nbench}: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel ${KVER:-$(uname -r)}," \
-		"git $(git -C "$NB_ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
-		"modules from ${NB_KO_DIR#"$NB_ROOT"/}" | tee "$1"
-	echo "${NB_PFX:-nbench}: host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-		"$(pgrep -c -f '^qemu-system' 2>/dev/null || true) other QEMU guest(s) running" | tee -a "$1"
-}
-
-NB_SAMPLER=
-
-nb_sampler_start() { # phasefile out
-	echo boot >"$1"
-	(
-		while sleep 5; do
-			echo "$(cat "$1" 2>/dev/null) $(($(pgrep -c -f '^qemu-system' || true) - 1)) $(cut -d' ' -f1 /proc/loadavg)"
-		done >"$2"
-	) &
-	NB_SAMPLER=$!
-}
-
-nb_phase_filter() { # phasefile
-	local f
-	while IFS= read -r f; do
-		printf '%s\n' "$f"
-		case "$f" in
-		"${NB_PFX:-nbench}: phase "*) echo "${f#"${NB_PFX:-nbench}": phase }" >"$1" ;;
-		esac
-	done
-}
-
-nb_sampler_stop() { # out
-	[ -n "$NB_SAMPLER" ] && kill "$NB_SAMPLER" 2>/dev/null
-	[ -n "$NB_SAMPLER" ] && wait "$NB_SAMPLER" 2>/dev/null
-	NB_SAMPLER=
-	awk -v pfx="${NB_PFX:-nbench}" '$1 != "boot" && $1 != "end" {
-		n[$1]++; if ($2 > 0) busy[$1]++; if ($2 > max[$1]) max[$1] = $2; load[$1] += $3
-		if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }
-	} END {
-		for (i = 1; i <= k; i++) { p = order[i]
-			printf "%s: host while measuring %s: other QEMU guests running in %d%% of %d samples (max %d), mean load average %.2f%s\n",
-				pfx, p, 100 * busy[p] / n[p], n[p], max[p], load[p] / n[p], busy[p] ? "; figures are noisy" : ""
-		}
-	}' "$1"
 }
 
 # nb_outer_run NAME TIMEOUT LOG START: on the build machine, run
@@ -607,11 +515,11 @@ nb_sampler_stop() { # out
 # (date +%s) and exit with the VM run's status.
 nb_outer_run() {
 	local name=$1 tmo=$2 log=$3 start=$4 out=$NB_ROOT/build/bench rc
-	nb_sampler_start "$out/$name-phase" "$out/$name-host-samples.txt"
-	busy_run "$NB_ROOT/selftests/vm/run.sh" --smp 2 --timeout "$tmo" -- \
-		"scripts/bench-$name.sh" --in-vm 2>&1 | nb_phase_filter "$out/$name-phase" | tee -a "$log"
-	rc=${PIPESTATUS[0]}
-	nb_sampler_stop "$out/$name-host-samples.txt" | tee -a "$log"
+	bench_sampler_start "$out/$name-phase" "$out/$name-host-samples.txt"
+	bench_vm_run "$log" 2 "$tmo" "$out/$name-phase" "scripts/bench-$name.sh" --in-vm
+	rc=$?
+	bench_sampler_stop
+	bench_sampler_phases "$out/$name-host-samples.txt" | tee -a "$log"
 	echo "bench-$name: wall time $(($(date +%s) - start)) s; output saved in ${log#"$NB_ROOT"/}" | tee -a "$log"
 	if [ "$rc" != 0 ]; then
 		echo "bench-$name: the VM run failed (status $rc); outer kernel log: build/vm/last-dmesg.txt" >&2

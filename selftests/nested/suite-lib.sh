@@ -105,28 +105,13 @@ nested_run() { # "line 2 description" RUN-INNER-ARGS... -- HOST-COMMAND
 	shift
 	# TAP lines pass, the rest (timings, relay, QEMU messages) become
 	# diagnostics.
-	# (A shell loop, not awk: mawk reads a pipe in blocks, so the lines
-	# would only show up in bursts.)
 	"$NESTED/run-inner.sh" --timeout "${NESTED_TIMEOUT:-1500}" "${args[@]}" \
 		--host "echo \"ok 2 - $desc (CID \$NESTED_CID, boot \$NESTED_BOOT_MS ms)\"
-			NESTED_TAP_FIRST=3 $*" 2>&1 | {
-		max=0 bad=0
-		while IFS= read -r l; do
-			if [[ $l =~ ^(not\ )?ok\ ([0-9]+)\ -\  ]]; then
-				[ "${BASH_REMATCH[2]}" -gt "$max" ] && max=${BASH_REMATCH[2]}
-				[ -n "${BASH_REMATCH[1]}" ] && bad=1
-				echo "$l"
-			elif [[ $l == \#* ]]; then
-				echo "$l"
-			else
-				echo "# $l"
-			fi
-		done
-		echo "$max $bad" >"$_out"
-	}
+			NESTED_TAP_FIRST=3 $*" 2>&1 |
+		"$ROOT/selftests/lib/ktap-merge.sh" --summary "$_out"
 	rc=${PIPESTATUS[0]}
 	max=0 bad=1
-	read -r max bad <"$_out"
+	read -r _ max bad <"$_out"
 	n=${max:-0}
 	[ "$bad" = 1 ] && fail=1
 	if [ "$n" -lt 2 ]; then

@@ -38,22 +38,11 @@ for dir in "outer 1240 host-server/guest-client" "inner 1241 guest-server/host-c
 	# Renumbered, names prefixed, header and plan dropped; streamed.
 	NESTED_SERVER=$server "$ROOT/selftests/upstream/run-pair.sh" --port "$port" \
 		"${known[@]}" "$HERE/vsock-test-peer.sh" 2>&1 |
-		awk -v off="$n" -v pfx="$label: " -v cnt="$NESTED_DIR/pair.count" '
-		/^TAP version/ || /^1\.\.[0-9]+/ { next }
-		/^(not )?ok [0-9]+ - / {
-			neg = ($1 == "not")
-			rest = $0
-			sub(/^(not )?ok [0-9]+ - /, "", rest)
-			k++
-			printf "%sok %d - %s%s\n", neg ? "not " : "", off + k, pfx, rest
-			fflush()
-			next
-		}
-		/^#/ { print; fflush(); next }
-		{ print "# " $0; fflush() }
-		END { print k + 0 > cnt }'
+		"$ROOT/selftests/lib/ktap-merge.sh" --offset "$n" --prefix "$label: " \
+			--summary "$NESTED_DIR/pair.count"
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
-	n=$(( n + $(cat "$NESTED_DIR/pair.count") ))
+	read -r cnt _ <"$NESTED_DIR/pair.count"
+	n=$(( n + cnt ))
 	echo "# $label: $((SECONDS - start)) s"
 done
 exit "$rc"

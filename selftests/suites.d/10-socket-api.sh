@@ -56,21 +56,11 @@ for p in "${PROGS[@]}"; do
 	[ "${want[$p]}" = 0 ] && continue
 	start=$SECONDS
 	timeout --kill-after=5 900 "$BIN/$p" "${FILTER[@]}" </dev/null 2>&1 |
-		awk -v off="$num" -v prog="$p" -v cnt="$tmp/$p.count" '
-		/^KTAP version/ || /^1\.\.[0-9]+$/ { next }
-		/^(not )?ok [0-9]+ / {
-			n++
-			neg = ($1 == "not")
-			rest = $0
-			sub(/^(not )?ok [0-9]+ /, "", rest)
-			printf "%sok %d - %s.%s\n", neg ? "not " : "", off + n, prog, rest
-			next
-		}
-		/^#/ { print; next }
-		{ print "# " $0 }
-		END { print n + 0 > cnt }'
+		"$ROOT/selftests/lib/ktap-merge.sh" --offset "$num" --prefix "$p." \
+			--summary "$tmp/$p.count"
 	rc=${PIPESTATUS[0]}
-	got=$(cat "$tmp/$p.count" 2>/dev/null || echo 0)
+	got=0
+	read -r got _ 2>/dev/null <"$tmp/$p.count"
 	echo "# $p: exit status $rc, ${got}/${want[$p]} results, $((SECONDS - start)) s"
 	[ "$rc" = 0 ] || fail=1
 	# cases the program never reported (it crashed or hung)

@@ -60,21 +60,10 @@ echo "1..$((want + 1))"
 
 start=$SECONDS
 timeout --kill-after=5 "${HOST_TIMEOUT:-900}" "$BIN" "${FILTER[@]}" </dev/null 2>&1 |
-	awk -v cnt="$tmp/count" '
-	/^KTAP version/ || /^1\.\.[0-9]+$/ { next }
-	/^(not )?ok [0-9]+ / {
-		n++
-		neg = ($1 == "not")
-		rest = $0
-		sub(/^(not )?ok [0-9]+ /, "", rest)
-		printf "%sok %d - fakeguest.%s\n", neg ? "not " : "", n, rest
-		next
-	}
-	/^#/ { print; next }
-	{ print "# " $0 }
-	END { print n + 0 > cnt }'
+	"$ROOT/selftests/lib/ktap-merge.sh" --offset 0 --prefix fakeguest. --summary "$tmp/count"
 rc=${PIPESTATUS[0]}
-got=$(cat "$tmp/count" 2>/dev/null || echo 0)
+got=0
+read -r got _ 2>/dev/null <"$tmp/count"
 echo "# fakeguest: exit status $rc, ${got}/${want} results, $((SECONDS - start)) s"
 fail=0
 [ "$rc" = 0 ] || fail=1

@@ -16,11 +16,21 @@
 # The command runs as root (PID 1 is selftests/vm/guest-init.sh) in the
 # directory run.sh was started from, with PATH=/usr/local/sbin:...:/bin,
 # HOME=/root, MVSOCK_VM=1, VM_OUT=<a directory shared read-write with the
-# host> and the variables listed in VM_ENV="A=1 B=2". /proc, /sys, /dev,
+# host> and the variables listed in VM_ENV (format below). /proc, /sys, /dev,
 # /dev/pts, /tmp, /run, debugfs, tracefs (/sys/kernel/tracing), bpffs and
 # cgroup2 are mounted and lo is up. Its stdout/stderr stream to our stdout.
 # Stock vsock modules are blacklisted on the kernel command line (they still
 # load with an explicit modprobe). Kernel messages go to a separate console.
+#
+# VM_ENV format (the one format of every producer and consumer): NAME=VALUE
+# words separated by white space (spaces, tabs, newlines), e.g.
+# VM_ENV="A=1 B=x,y". A VALUE never contains white space or quotes (it is
+# taken literally, not unquoted); a list travels as a comma list ("x,y,z")
+# and the command turns it back into words itself (${B//,/ }; e.g.
+# CHECK_SUITES, MD_ONLY, the BENCH_*_SIZES of scripts/bench*.sh, which use
+# vm_env_words and vm_env_lists of scripts/lib/bench-common.sh). A word that
+# is not NAME=VALUE makes run.sh fail (122). The same format serves
+# NESTED_INNER_ENV (selftests/nested/vsock-test-peer.sh) in the inner guest.
 #
 # Exit status: the command's own status, or
 #   120  the guest's kernel log had an oops/WARNING/BUG/... line (printed)
