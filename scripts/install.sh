@@ -14,7 +14,7 @@
 #         default: all three
 #   list prints the files (under $DESTDIR) one per line. dkms-src copies
 #   what DKMS builds the modules from (dkms.conf, kernel/, include/ and the
-#   two scripts dkms.conf runs) into DIR, e.g. /usr/src/mvsock-0.1.
+#   scripts dkms.conf runs) into DIR, e.g. /usr/src/mvsock-0.1.
 # Environment: DESTDIR (default empty), PREFIX (default /usr/local),
 # UNITDIR (default $PREFIX/lib/systemd/system), KVER (default
 # scripts/kver.sh). depmod runs only when DESTDIR is empty.
@@ -98,14 +98,16 @@ do_uninstall() {
 	rmdir "$DESTDIR/etc/mvsock" 2>/dev/null || true
 }
 
-# dkms.conf's MAKE runs scripts/ksrc.sh (which may run scripts/kver.sh)
+# dkms.conf's MAKE runs scripts/ksrc.sh (which may run scripts/kver.sh and
+# sources scripts/lib/linux-source.sh)
 dkms_src() { # dir
 	local f
 	[ -n "${1:-}" ] || die "dkms-src needs a directory"
-	mkdir -p "$1/kernel" "$1/scripts"
+	mkdir -p "$1/kernel" "$1/scripts/lib"
 	cp "$ROOT/dkms.conf" "$1/"
 	cp -r "$ROOT/include" "$1/"
 	cp "$ROOT/scripts/ksrc.sh" "$ROOT/scripts/kver.sh" "$1/scripts/"
+	cp "$ROOT/scripts/lib/linux-source.sh" "$1/scripts/lib/"
 	for f in "$ROOT"/kernel/Kbuild "$ROOT"/kernel/*.[ch]; do
 		case $f in *.mod.c) continue ;; esac
 		cp "$f" "$1/kernel/"
