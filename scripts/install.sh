@@ -98,15 +98,15 @@ do_uninstall() {
 	rmdir "$DESTDIR/etc/mvsock" 2>/dev/null || true
 }
 
-# dkms.conf's MAKE runs scripts/ksrc.sh (which may run scripts/kver.sh and
-# sources scripts/lib/linux-source.sh)
+# dkms.conf's MAKE runs scripts/dkms.mk, which runs scripts/ksrc.sh (which
+# may run scripts/kver.sh and sources scripts/lib/linux-source.sh)
 dkms_src() { # dir
 	local f
 	[ -n "${1:-}" ] || die "dkms-src needs a directory"
 	mkdir -p "$1/kernel" "$1/scripts/lib"
 	cp "$ROOT/dkms.conf" "$1/"
 	cp -r "$ROOT/include" "$1/"
-	cp "$ROOT/scripts/ksrc.sh" "$ROOT/scripts/kver.sh" "$1/scripts/"
+	cp "$ROOT/scripts/dkms.mk" "$ROOT/scripts/ksrc.sh" "$ROOT/scripts/kver.sh" "$1/scripts/"
 	cp "$ROOT/scripts/lib/linux-source.sh" "$1/scripts/lib/"
 	for f in "$ROOT"/kernel/Kbuild "$ROOT"/kernel/*.[ch]; do
 		case $f in *.mod.c) continue ;; esac
