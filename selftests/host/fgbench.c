@@ -147,9 +147,9 @@ static void *host_reader(void *arg)
 		fgb_fail(b, "malloc", ENOMEM);
 		goto out;
 	}
-	fd = hs_accept(b->lfd, 10000);
+	fd = vaccept(b->lfd, 10000);
 	if (fd < 0) {
-		fgb_fail(b, "accept", -fd);
+		fgb_fail(b, "accept", errno);
 		goto out;
 	}
 	for (;;) {
@@ -178,11 +178,11 @@ out:
 /* a host socket connected to the fake guest's port; -1 (recorded) if not */
 static int host_connect(struct fgb *b)
 {
-	int fd = hs_connect(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
+	int fd = vconnect_to(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
 
 	if (fd < 0)
-		fgb_fail(b, "connect", -fd);
-	return fd < 0 ? -1 : fd;
+		fgb_fail(b, "connect", errno);
+	return fd;
 }
 
 /* h2g: connect to the fake guest, write for b->secs, close */
@@ -245,9 +245,9 @@ static void *host_pinger(void *arg)
 			fgb_fail(b, "write", errno);
 			break;
 		}
-		r = hs_recv(fd, &c, 1, 0, 5000);
+		r = recv_timeout(fd, &c, 1, 0, 5000);
 		if (r != 1) {
-			fgb_fail(b, "read", r < 0 ? (int)-r : EPIPE);
+			fgb_fail(b, "read", r < 0 ? errno : EPIPE);
 			break;
 		}
 		if (end)
@@ -285,9 +285,9 @@ static int run_g2h(struct fgb *b)
 	struct fg_conn *c;
 	double t0, end;
 
-	b->lfd = hs_listen(SOCK_STREAM, b->port, 4);
+	b->lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, b->port, 4);
 	if (!data || b->lfd < 0) {
-		fgb_fail(b, "listen", data ? -b->lfd : ENOMEM);
+		fgb_fail(b, "listen", data ? errno : ENOMEM);
 		free(data);
 		return -1;
 	}

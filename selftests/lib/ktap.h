@@ -49,8 +49,11 @@ struct kt_case {
 
 #define KT_DEFAULT_TIMEOUT 15
 
-/* index of the running case (0-based), valid inside a case */
-static int kt_cur_index;
+/* index of the running case (0-based), valid inside a case; one variable
+ * for all the files of a program (weak: each file that includes this
+ * header defines it, the linker keeps one)
+ */
+__attribute__((weak)) int kt_cur_index;
 
 static inline const char *kt_errname(int e)
 {

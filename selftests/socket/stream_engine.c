@@ -205,8 +205,10 @@ struct seq_job {
 
 static size_t seq_size(int i)
 {
-	/* 1 .. 65536, deterministic */
-	return 1 + (size_t)((pat_pos(3, (uint64_t)i * 104729) * 65536ULL) / PAT_PERIOD);
+	/* 1 .. 65536, deterministic: a step through a prime period */
+	const uint64_t period = 1000003, x = ((uint64_t)i * 104729 + 3 * 7919) % period;
+
+	return 1 + (size_t)(x * 65536ULL / period);
 }
 
 static int seq_send(void *p)
