@@ -14,7 +14,41 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "vsock_util.h"
+
+int vu_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char num[32];
+	size_t len = s ? strlen(s) : 0;
+	uint64_t v, mul = 1;
+	int err;
+
+	if (!len || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 'K': case 'k':
+		mul = 1ull << 10;
+		break;
+	case 'M': case 'm':
+		mul = 1ull << 20;
+		break;
+	case 'G': case 'g':
+		mul = 1ull << 30;
+		break;
+	}
+	if (mul > 1)
+		num[len - 1] = '\0';
+	err = num_u64(num, 10, 0, UINT64_MAX / mul, &v);
+	if (err)
+		return err;
+	v *= mul;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
 
 long vu_now_ms(void)
 {

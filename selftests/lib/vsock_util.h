@@ -34,6 +34,11 @@
 #define SOL_VSOCK 287
 #endif
 
+/* A size argument: bytes with an optional K, M or G suffix (1024-based),
+ * in [min, max]; 0 or num.h's -EINVAL / -ERANGE.
+ */
+int vu_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 /* CLOCK_MONOTONIC */
 long vu_now_ms(void);
 uint64_t vu_now_ns(void);
