@@ -137,9 +137,12 @@ int vconnect_to(int type, unsigned int cid, unsigned int port,
 	return fd;
 }
 
-int vaccept(int lfd, int timeout_ms)
+/* wait up to timeout_ms for fd to be readable: 0, or -1 with errno
+ * (ETIMEDOUT when it did not become readable)
+ */
+static int wait_in(int fd, int timeout_ms)
 {
-	int r = poll1(lfd, POLLIN, timeout_ms);
+	int r = poll1(fd, POLLIN, timeout_ms);
 
 	if (r < 0)
 		return -1;
@@ -147,6 +150,13 @@ int vaccept(int lfd, int timeout_ms)
 		errno = ETIMEDOUT;
 		return -1;
 	}
+	return 0;
+}
+
+int vaccept(int lfd, int timeout_ms)
+{
+	if (wait_in(lfd, timeout_ms))
+		return -1;
 	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 }
 
@@ -229,14 +239,8 @@ ssize_t recv_all(int fd, void *buf, size_t len, int flags)
 
 ssize_t recv_timeout(int fd, void *buf, size_t n, int flags, int timeout_ms)
 {
-	int r = poll1(fd, POLLIN, timeout_ms);
-
-	if (r < 0)
+	if (wait_in(fd, timeout_ms))
 		return -1;
-	if (!r) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
 	return recv(fd, buf, n, flags | MSG_DONTWAIT);
 }
 

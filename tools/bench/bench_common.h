@@ -84,6 +84,74 @@ static inline double bench_arg_secs(struct argp_state *st, const char *opt,
 }
 
 /*
+ * The options both socket benchmarks take, an argp child: a program's
+ * parser hands it its struct bench_sock_args at ARGP_KEY_INIT
+ * (st->child_inputs[0]).
+ */
+struct bench_sock_args {
+	unsigned int cid, port;
+	double secs;
+	unsigned long long warmup;
+	int mode;		/* 0 both ends here, 's' server, 'C' client */
+};
+
+static const struct argp_option bench_sock_options[] = {
+	{ "cid", 'c', "CID", 0, "CID the client connects to (default 1, loopback)", 0 },
+	{ "port", 'p', "PORT", 0, "Port", 0 },
+	{ "time", 't', "SECS", 0, "Measure for SECS seconds (default 3)", 0 },
+	{ "warmup", 'w', "N", 0, "Untimed rounds first", 0 },
+	{ "server", 's', NULL, 0, "Only the server end", 1 },
+	{ "client", 'C', NULL, 0, "Only the client end, against CID:PORT", 1 },
+	{ 0 },
+};
+
+/* for any parser: no positional arguments, nothing else known */
+static inline error_t bench_no_args(int key, char *arg, struct argp_state *st)
+{
+	if (key == ARGP_KEY_ARG)
+		argp_error(st, "no argument expected: '%s'", arg);
+	return ARGP_ERR_UNKNOWN;
+}
+
+static inline error_t bench_sock_parse(int key, char *arg,
+				       struct argp_state *st)
+{
+	struct bench_sock_args *a = st->input;
+
+	switch (key) {
+	case 'c':
+		a->cid = (unsigned int)bench_arg_u64(st, "--cid", arg, 0, UINT32_MAX);
+		break;
+	case 'p':
+		a->port = (unsigned int)bench_arg_u64(st, "--port", arg, 0, UINT32_MAX);
+		break;
+	case 't':
+		a->secs = bench_arg_secs(st, "--time", arg);
+		break;
+	case 'w':
+		a->warmup = bench_arg_u64(st, "--warmup", arg, 0, UINT64_MAX);
+		break;
+	case 's':
+	case 'C':
+		a->mode = key;
+		break;
+	default:
+		return bench_no_args(key, arg, st);
+	}
+	return 0;
+}
+
+static const struct argp bench_sock_argp = {
+	.options = bench_sock_options,
+	.parser = bench_sock_parse,
+};
+
+static const struct argp_child bench_sock_children[] = {
+	{ &bench_sock_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
+/*
  * In a forked helper child: die with the parent, so that a failing parent
  * never leaves a child holding its stdout open (and a caller waiting).
  */

@@ -47,11 +47,8 @@ static error_t mb_parse_opt(int key, char *arg, struct argp_state *st)
 	case 't':
 		a->secs = bench_arg_secs(st, "--time", arg);
 		break;
-	case ARGP_KEY_ARG:
-		argp_error(st, "no argument expected: '%s'", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return bench_no_args(key, arg, st);
 	}
 	return 0;
 }

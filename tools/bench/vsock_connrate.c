@@ -25,8 +25,9 @@ static const char cr_doc[] =
 "connect() on the client, accept() + close() on the server, the client\n"
 "sees EOF and closes, back to back; prints one line: cycles failures secs\n"
 "conn_per_s mean_us ok_per_s. By default the server is a forked child and\n"
-"the client connects to CID 1 (loopback); --server and --client split the\n"
-"two ends.\n"
+"the client connects to CID 1 (loopback); --server (accept and close,\n"
+"forever) and --client split the two ends. Defaults: --port 5202, --time 3,\n"
+"--warmup 20 (cycles).\n"
 "\vExamples:\n"
 "  vsock_connrate                       both ends here, loopback, 3 s\n"
 "  vsock_connrate --time 1 --port 6000\n"
@@ -36,21 +37,13 @@ static const char cr_doc[] =
 BENCH_EXIT_STATUS;
 
 static const struct argp_option cr_options[] = {
-	{ "cid", 'c', "CID", 0, "Server CID for the client (default 1, loopback)", 0 },
-	{ "port", 'p', "PORT", 0, "Port (default 5202)", 0 },
-	{ "time", 't', "SECS", 0, "Run for SECS seconds (default 3)", 0 },
-	{ "warmup", 'w', "N", 0, "Untimed cycles first (default 20)", 0 },
 	{ "max-fail", 'f', "N", 0, "Give up after N failed cycles (default 5)", 0 },
-	{ "server", 's', NULL, 0, "Only accept and close, forever", 1 },
-	{ "client", 'C', NULL, 0, "Only run the client against CID:PORT", 1 },
 	{ 0 },
 };
 
 struct cr_args {
-	unsigned int cid, port;
-	unsigned long warmup, max_fail;
-	int mode;		/* 0 both, 's' server, 'C' client */
-	double secs;
+	struct bench_sock_args sock;
+	unsigned long max_fail;
 };
 
 static error_t cr_parse_opt(int key, char *arg, struct argp_state *st)
@@ -58,30 +51,14 @@ static error_t cr_parse_opt(int key, char *arg, struct argp_state *st)
 	struct cr_args *a = st->input;
 
 	switch (key) {
-	case 'c':
-		a->cid = (unsigned int)bench_arg_u64(st, "--cid", arg, 0, UINT32_MAX);
-		break;
-	case 'p':
-		a->port = (unsigned int)bench_arg_u64(st, "--port", arg, 0, UINT32_MAX);
-		break;
-	case 't':
-		a->secs = bench_arg_secs(st, "--time", arg);
-		break;
-	case 'w':
-		a->warmup = bench_arg_u64(st, "--warmup", arg, 0, ULONG_MAX);
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = &a->sock;
 		break;
 	case 'f':
 		a->max_fail = bench_arg_u64(st, "--max-fail", arg, 0, ULONG_MAX);
 		break;
-	case 's':
-	case 'C':
-		a->mode = key;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(st, "no argument expected: '%s'", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return bench_no_args(key, arg, st);
 	}
 	return 0;
 }
@@ -90,6 +67,7 @@ static const struct argp cr_argp = {
 	.options = cr_options,
 	.parser = cr_parse_opt,
 	.doc = cr_doc,
+	.children = bench_sock_children,
 };
 
 static void accept_loop(int lfd)
@@ -178,21 +156,23 @@ static int run_client(unsigned int cid, unsigned int port, double secs,
 int main(int argc, char **argv)
 {
 	struct cr_args a = {
-		.cid = VMADDR_CID_LOCAL, .port = 5202, .warmup = 20,
-		.max_fail = 5, .secs = 3,
+		.sock = { .cid = VMADDR_CID_LOCAL, .port = 5202, .warmup = 20,
+			  .secs = 3 },
+		.max_fail = 5,
 	};
 	int lfd, rc, status;
 	pid_t pid, parent;
 
 	bench_parse_args(&cr_argp, argc, argv, &a);
 
-	if (a.mode == 'C')
-		return run_client(a.cid, a.port, a.secs, a.warmup, a.max_fail);
+	if (a.sock.mode == 'C')
+		return run_client(a.sock.cid, a.sock.port, a.sock.secs,
+				  a.sock.warmup, a.max_fail);
 
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, a.port, 128);
+	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, a.sock.port, 128);
 	if (lfd < 0)
-		bench_die(PROG, "listen(port %u)", a.port);
-	if (a.mode == 's')
+		bench_die(PROG, "listen(port %u)", a.sock.port);
+	if (a.sock.mode == 's')
 		accept_loop(lfd);
 
 	fflush(stdout);
@@ -205,7 +185,8 @@ int main(int argc, char **argv)
 		accept_loop(lfd);
 	}
 	close(lfd);
-	rc = run_client(a.cid, a.port, a.secs, a.warmup, a.max_fail);
+	rc = run_client(a.sock.cid, a.sock.port, a.sock.secs, a.sock.warmup,
+			a.max_fail);
 	kill(pid, SIGTERM);
 	if (waitpid(pid, &status, 0) < 0)
 		bench_die(PROG, "waitpid");

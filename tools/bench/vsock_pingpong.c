@@ -23,7 +23,8 @@ static const char pp_doc[] =
 "1-byte request/response round trips over an AF_VSOCK SOCK_STREAM\n"
 "connection; prints one line: iters=N mean_us p50_us p99_us min_us max_us.\n"
 "By default a forked child connects to CID 1 (loopback) and echoes;\n"
-"--server and --client split the two ends.\n"
+"--server (echo one connection, no measuring) and --client split the two\n"
+"ends. Defaults: --port 5201, --time 3, --warmup 200 (round trips).\n"
 "\vExamples:\n"
 "  vsock_pingpong                       both ends here, loopback, 3 s\n"
 "  vsock_pingpong --time 1 --port 6000\n"
@@ -34,21 +35,13 @@ static const char pp_doc[] =
 BENCH_EXIT_STATUS;
 
 static const struct argp_option pp_options[] = {
-	{ "cid", 'c', "CID", 0, "Peer CID for the client (default 1, loopback)", 0 },
-	{ "port", 'p', "PORT", 0, "Port (default 5201)", 0 },
-	{ "time", 't', "SECS", 0, "Measure for SECS seconds (default 3)", 0 },
 	{ "iters", 'n', "N", 0, "Stop after N round trips (default: time only)", 0 },
-	{ "warmup", 'w', "N", 0, "Untimed round trips first (default 200)", 0 },
-	{ "server", 's', NULL, 0, "Only echo (one connection), no measuring", 1 },
-	{ "client", 'C', NULL, 0, "Only connect to CID:PORT and measure", 1 },
 	{ 0 },
 };
 
 struct pp_args {
-	unsigned int cid, port;
-	unsigned long long iters, warmup;
-	int mode;		/* 0 both, 's' server, 'C' client */
-	double secs;
+	struct bench_sock_args sock;
+	unsigned long long iters;
 };
 
 static error_t pp_parse_opt(int key, char *arg, struct argp_state *st)
@@ -56,30 +49,14 @@ static error_t pp_parse_opt(int key, char *arg, struct argp_state *st)
 	struct pp_args *a = st->input;
 
 	switch (key) {
-	case 'c':
-		a->cid = (unsigned int)bench_arg_u64(st, "--cid", arg, 0, UINT32_MAX);
-		break;
-	case 'p':
-		a->port = (unsigned int)bench_arg_u64(st, "--port", arg, 0, UINT32_MAX);
-		break;
-	case 't':
-		a->secs = bench_arg_secs(st, "--time", arg);
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = &a->sock;
 		break;
 	case 'n':
 		a->iters = bench_arg_u64(st, "--iters", arg, 0, UINT64_MAX);
 		break;
-	case 'w':
-		a->warmup = bench_arg_u64(st, "--warmup", arg, 0, UINT64_MAX);
-		break;
-	case 's':
-	case 'C':
-		a->mode = key;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(st, "no argument expected: '%s'", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return bench_no_args(key, arg, st);
 	}
 	return 0;
 }
@@ -88,6 +65,7 @@ static const struct argp pp_argp = {
 	.options = pp_options,
 	.parser = pp_parse_opt,
 	.doc = pp_doc,
+	.children = bench_sock_children,
 };
 
 /* Echo bytes until EOF. */
@@ -161,21 +139,22 @@ static int measure(int fd, double secs, unsigned long long iters,
 int main(int argc, char **argv)
 {
 	struct pp_args a = {
-		.cid = VMADDR_CID_LOCAL, .port = 5201, .warmup = 200, .secs = 3,
+		.sock = { .cid = VMADDR_CID_LOCAL, .port = 5201, .warmup = 200,
+			  .secs = 3 },
 	};
 	unsigned int cid, port;
 	int lfd, fd, status, rc;
 	pid_t pid, parent;
 
 	bench_parse_args(&pp_argp, argc, argv, &a);
-	cid = a.cid;
-	port = a.port;
+	cid = a.sock.cid;
+	port = a.sock.port;
 
-	if (a.mode == 'C') {
+	if (a.sock.mode == 'C') {
 		fd = vconnect_to(SOCK_STREAM, cid, port, 0);
 		if (fd < 0)
 			bench_die(PROG, "connect(%u:%u)", cid, port);
-		rc = measure(fd, a.secs, a.iters, a.warmup);
+		rc = measure(fd, a.sock.secs, a.iters, a.sock.warmup);
 		close(fd);
 		return rc;
 	}
@@ -183,7 +162,7 @@ int main(int argc, char **argv)
 	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, port, 1);
 	if (lfd < 0)
 		bench_die(PROG, "listen(port %u)", port);
-	if (a.mode == 's') {
+	if (a.sock.mode == 's') {
 		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			bench_die(PROG, "accept");
@@ -215,7 +194,7 @@ int main(int argc, char **argv)
 		bench_die(PROG, "accept");
 	}
 	close(lfd);
-	rc = measure(fd, a.secs, a.iters, a.warmup);
+	rc = measure(fd, a.sock.secs, a.iters, a.sock.warmup);
 	close(fd);
 	if (waitpid(pid, &status, 0) < 0)
 		bench_die(PROG, "waitpid");

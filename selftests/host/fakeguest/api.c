@@ -186,9 +186,8 @@ int t_api_alt_order(const struct kt_case *tc)
 	int lfd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen: %s", kt_errname(errno));
-	set_nonblock(lfd, true);
 	gopen_opts(0, &o);
 	CHECK_FG(0);
 	if (ping(fgs[0], lfd, hport(0)) != KT_PASS)

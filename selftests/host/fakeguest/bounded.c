@@ -142,9 +142,8 @@ int t_bounded_replies(const struct kt_case *tc)
 	int lfd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen_opts(0, &o);
 	CHECK_FG(0);
 	fg->auto_rst = false;

@@ -21,9 +21,8 @@ int t_close_fd_live(const struct kt_case *tc)
 	long t0;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 8);
+	lfd = h_listen(SOCK_STREAM, hport(0), 8);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	cid = fg->cid;
@@ -45,14 +44,9 @@ int t_close_fd_live(const struct kt_case *tc)
 	CHECK(fg_conn_write(c4, "q", 1, 0, 0, 0, 0, 2000) == 1, "write");
 	CHECK(fg_tx_drain(fg, 2000), "drain");
 
-	memset(&rd, 0, sizeof(rd));
-	rd.kind = JOB_RECV_ONE;
-	rd.fd = fd1;
+	job_init(&rd, JOB_RECV_ONE, fd1, 0, 0);
 	CHECK(!job_start(&rd), "thread");
-	memset(&wr, 0, sizeof(wr));
-	wr.kind = JOB_SEND_PATTERN;
-	wr.fd = fd2;
-	wr.n = 1 * MiB;
+	job_init(&wr, JOB_SEND_PATTERN, fd2, 0, 1 * MiB);
 	CHECK(!job_start(&wr), "thread");
 	fg_idle(fg, 300);
 	CHECK(!atomic_load(&rd.done) && !atomic_load(&wr.done), "threads not blocked");

@@ -19,9 +19,8 @@ int t_g2h_connect(const struct kt_case *tc)
 	char buf[64];
 	int lfd, fd, e;
 
-	lfd = vlistener(type, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(type, hport(0), 4);
 	CHECK(lfd >= 0, "listen: %s", kt_errname(errno));
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	fg->keep_all = true;
@@ -184,11 +183,9 @@ int t_seqpacket_not_negotiated(const struct kt_case *tc)
 	int lfd, slfd;
 
 	(void)tc;
-	slfd = vlistener(SOCK_SEQPACKET, VMADDR_CID_ANY, hport(0), 4);
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(1), 4);
+	slfd = h_listen(SOCK_SEQPACKET, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(1), 4);
 	CHECK(slfd >= 0 && lfd >= 0, "listen");
-	set_nonblock(slfd, true);
-	set_nonblock(lfd, true);
 	fg = gopen_opts(0, &o);
 	CHECK_FG(0);
 	CHECK(!(fg->features_acked & FG_BIT(FG_F_SEQPACKET)), "acked SEQPACKET");

@@ -29,11 +29,7 @@ int t_credit_guest_slow(const struct kt_case *tc)
 	CHECK(fd >= 0, "connect: %s", kt_errname(-fd));
 	c->auto_credit = false;
 
-	memset(&j, 0, sizeof(j));
-	j.kind = JOB_SEND_PATTERN;
-	j.fd = fd;
-	j.seed = seed;
-	j.n = n;
+	job_init(&j, JOB_SEND_PATTERN, fd, seed, n);
 	j.chunk = 64 * KiB;
 	CHECK(!job_start(&j), "thread");
 	/* not reading: exactly the advertised window may arrive */
@@ -109,9 +105,8 @@ int t_credit_host_slow(const struct kt_case *tc)
 	int lfd, fd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	CHECK(!h_bufsize(lfd, hbuf), "buffer size");
 	fg = gopen(0);
 	CHECK_FG(0);
@@ -150,9 +145,8 @@ int t_credit_request(const struct kt_case *tc)
 	int lfd, fd, e;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	fd = g2h_pair(fg, lfd, hport(0), SOCK_STREAM, 0, &c);
@@ -186,9 +180,8 @@ int t_credit_overrun(const struct kt_case *tc)
 	int lfd, fd, e;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	CHECK(!h_bufsize(lfd, hbuf), "buffer size");
 	fg = gopen(0);
 	CHECK_FG(0);

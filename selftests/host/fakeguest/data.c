@@ -27,9 +27,8 @@ int t_data_g2h(const struct kt_case *tc)
 	long t0;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	CHECK(!h_bufsize(lfd, 2 * MiB), "buffer size: %s", kt_errname(errno));
 	fg = gopen(0);
 	CHECK_FG(0);
@@ -37,11 +36,7 @@ int t_data_g2h(const struct kt_case *tc)
 	CHECK(fd >= 0, "connect: %s", kt_errname(-fd));
 	kt_diag("host advertises buf_alloc %u", c->peer_buf_alloc);
 
-	memset(&j, 0, sizeof(j));
-	j.kind = JOB_RECV_PATTERN;
-	j.fd = fd;
-	j.seed = seed;
-	j.n = n;
+	job_init(&j, JOB_RECV_PATTERN, fd, seed, n);
 	j.timeout_ms = 100000;
 	CHECK(!job_start(&j), "thread");
 	t0 = kt_now_ms();
@@ -91,11 +86,7 @@ int t_data_h2g(const struct kt_case *tc)
 	CHECK(fd >= 0, "connect: %s", kt_errname(-fd));
 	fg_conn_sink(c, seed);
 
-	memset(&j, 0, sizeof(j));
-	j.kind = JOB_SEND_PATTERN;
-	j.fd = fd;
-	j.seed = seed;
-	j.n = n;
+	job_init(&j, JOB_SEND_PATTERN, fd, seed, n);
 	j.chunk = 256 * KiB;
 	t0 = kt_now_ms();
 	CHECK(!job_start(&j), "thread");
@@ -158,11 +149,7 @@ int t_rx_layouts(const struct kt_case *tc)
 		fd = h2g_pair(fg, SOCK_STREAM, gport((int)s), 0, &c);
 		CHECK(fd >= 0, "%s: connect: %s", shapes[s].name, kt_errname(-fd));
 		fg_conn_sink(c, seed);
-		memset(&j, 0, sizeof(j));
-		j.kind = JOB_SEND_PATTERN;
-		j.fd = fd;
-		j.seed = seed;
-		j.n = n;
+		job_init(&j, JOB_SEND_PATTERN, fd, seed, n);
 		j.chunk = 100000;
 		CHECK(!job_start(&j), "thread");
 		fg_conn_wait_rx(c, n, 30000);
@@ -197,9 +184,8 @@ int t_linux_guest(const struct kt_case *tc)
 	int lfd, fd, e;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_STREAM, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen_opts(0, &o);
 	CHECK_FG(0);
 	CHECK(fg->event_idx && fg->tx_indirect,
@@ -209,11 +195,7 @@ int t_linux_guest(const struct kt_case *tc)
 	/* guest -> host */
 	fd = g2h_pair(fg, lfd, hport(0), SOCK_STREAM, 0, &c);
 	CHECK(fd >= 0, "connect: %s", kt_errname(-fd));
-	memset(&j, 0, sizeof(j));
-	j.kind = JOB_RECV_PATTERN;
-	j.fd = fd;
-	j.seed = 61;
-	j.n = n;
+	job_init(&j, JOB_RECV_PATTERN, fd, 61, n);
 	j.timeout_ms = 60000;
 	CHECK(!job_start(&j), "thread");
 	CHECK(fg_conn_write(c, NULL, n, 61, 0, 0, 0, 60000) == n, "guest write");
@@ -245,11 +227,7 @@ int t_linux_guest(const struct kt_case *tc)
 	fd = h2g_pair(fg, SOCK_STREAM, gport(0), 0, &c);
 	CHECK(fd >= 0, "connect: %s", kt_errname(-fd));
 	fg_conn_sink(c, 63);
-	memset(&j, 0, sizeof(j));
-	j.kind = JOB_SEND_PATTERN;
-	j.fd = fd;
-	j.seed = 63;
-	j.n = n;
+	job_init(&j, JOB_SEND_PATTERN, fd, 63, n);
 	CHECK(!job_start(&j), "thread");
 	fg_conn_wait_rx(c, n, 60000);
 	CHECK(job_wait(fg, &j, 5000) && c->rx_cnt == n && !c->sink_bad,

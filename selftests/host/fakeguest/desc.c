@@ -226,9 +226,8 @@ static int run_rawpkts(const struct rawpkt *pk, size_t n, bool reset_ok)
 	int lfd, res[5] = { 0 };
 	bool bad = false;
 
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 64);
+	lfd = h_listen(SOCK_STREAM, hport(0), 64);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	for (size_t i = 0; i < n; i++) {
@@ -378,9 +377,8 @@ int t_bad_request(const struct kt_case *tc)
 	bool bad = false;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 64);
+	lfd = h_listen(SOCK_STREAM, hport(0), 64);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	fg->keep_all = true;
@@ -447,9 +445,8 @@ int t_desc_invalid(const struct kt_case *tc)
 	int lfd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 16);
+	lfd = h_listen(SOCK_STREAM, hport(0), 16);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	for (size_t v = 0; v < ARRAY_SIZE(names); v++) {
 		struct fg_layout lay;
 		struct fg_txb b;

@@ -114,6 +114,9 @@ size_t h_read(struct fg *fg, int fd, void *buf, size_t n, int timeout_ms,
 	      int *err);
 size_t h_drain(struct fg *fg, int fd, void *buf, size_t n, int settle_ms,
 	       int *err);
+/* a non-blocking listener on (VMADDR_CID_ANY, port); -1 with errno */
+int h_listen(int type, uint32_t port, int backlog);
+/* accept within timeout_ms, running the fake guest: fd or -errno */
 int h_accept(struct fg *fg, int lfd, int timeout_ms);
 bool h_no_accept(struct fg *fg, int lfd, int ms);
 bool h_send_all(int fd, const void *buf, size_t n);
@@ -121,6 +124,9 @@ void sockname(int fd, bool peer, uint32_t *cid, uint32_t *port);
 
 /* --- host jobs in threads ---------------------------------------------------- */
 
+/* a job of KIND on fd; the pattern jobs: N bytes of stream SEED */
+void job_init(struct job *j, enum job_kind kind, int fd, uint64_t seed,
+	      uint64_t n);
 int job_start(struct job *j);
 bool job_wait(struct fg *fg, struct job *j, int timeout_ms);
 void job_connect(struct job *j, int type, uint32_t cid, uint32_t port,

@@ -86,9 +86,7 @@ int t_fuzz(const struct kt_case *tc)
 	lfd[1] = vlistener(SOCK_SEQPACKET, VMADDR_CID_ANY, hport(1), 16);
 	CHECK(lfd[0] >= 0 && lfd[1] >= 0, "listen");
 	for (int i = 0; i < 2; i++) {
-		memset(&acc[i], 0, sizeof(acc[i]));
-		acc[i].kind = JOB_ACCEPT_CLOSE;
-		acc[i].fd = lfd[i];
+		job_init(&acc[i], JOB_ACCEPT_CLOSE, lfd[i], 0, 0);
 		CHECK(!job_start(&acc[i]), "thread");
 	}
 	fg = gopen_opts(0, &o);
@@ -221,19 +219,14 @@ int t_fuzz(const struct kt_case *tc)
 	/* a normal life afterwards, both directions, on the same instance */
 	fg->tx_batch = 0;
 	fg_strays_clear(fg);
-	lfd[2] = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(2), 4);
+	lfd[2] = h_listen(SOCK_STREAM, hport(2), 4);
 	CHECK(lfd[2] >= 0, "listen");
-	set_nonblock(lfd[2], true);
 	fd = g2h_pair(fg, lfd[2], hport(2), SOCK_STREAM, 0, &c);
 	CHECK(fd >= 0, "guest->host connection after the fuzz run: %s", kt_errname(-fd));
 	{
 		struct job j;
 
-		memset(&j, 0, sizeof(j));
-		j.kind = JOB_RECV_PATTERN;
-		j.fd = fd;
-		j.seed = 17;
-		j.n = 1 * MiB;
+		job_init(&j, JOB_RECV_PATTERN, fd, 17, 1 * MiB);
 		j.timeout_ms = 20000;
 		CHECK(!job_start(&j), "thread");
 		CHECK(fg_conn_write(c, NULL, 1 * MiB, 17, 0, 0, 0, 20000) == 1 * MiB,
@@ -250,11 +243,7 @@ int t_fuzz(const struct kt_case *tc)
 	{
 		struct job j;
 
-		memset(&j, 0, sizeof(j));
-		j.kind = JOB_SEND_PATTERN;
-		j.fd = fd;
-		j.seed = 18;
-		j.n = 1 * MiB;
+		job_init(&j, JOB_SEND_PATTERN, fd, 18, 1 * MiB);
 		CHECK(!job_start(&j), "thread");
 		fg_conn_wait_rx(c, 1 * MiB, 20000);
 		CHECK(job_wait(fg, &j, 5000) && c->rx_cnt == 1 * MiB && !c->sink_bad,

@@ -223,6 +223,15 @@ size_t h_drain(struct fg *fg, int fd, void *buf, size_t n, int settle_ms,
 	}
 }
 
+int h_listen(int type, uint32_t port, int backlog)
+{
+	int fd = vlistener(type, VMADDR_CID_ANY, port, backlog);
+
+	if (fd >= 0)
+		set_nonblock(fd, true);
+	return fd;
+}
+
 int h_accept(struct fg *fg, int lfd, int timeout_ms)
 {
 	long deadline = kt_now_ms() + timeout_ms;
@@ -339,6 +348,16 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
+void job_init(struct job *j, enum job_kind kind, int fd, uint64_t seed,
+	      uint64_t n)
+{
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	j->fd = fd;
+	j->seed = seed;
+	j->n = n;
+}
+
 int job_start(struct job *j)
 {
 	atomic_store(&j->done, 0);
@@ -366,8 +385,7 @@ bool job_wait(struct fg *fg, struct job *j, int timeout_ms)
 void job_connect(struct job *j, int type, uint32_t cid, uint32_t port,
 		 int timeout_ms)
 {
-	memset(j, 0, sizeof(*j));
-	j->kind = JOB_CONNECT;
+	job_init(j, JOB_CONNECT, 0, 0, 0);
 	j->type = type;
 	j->cid = cid;
 	j->port = port;
@@ -434,10 +452,9 @@ int ping(struct fg *fg, int lfd, uint32_t port)
 /* a host listener on hport(0), guest 0 and a g2h connection to it */
 int g2h_setup(int *lfd, struct fg **fgp, struct fg_conn **c, int *fd)
 {
-	*lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 8);
+	*lfd = h_listen(SOCK_STREAM, hport(0), 8);
 	if (*lfd < 0)
 		return -errno;
-	set_nonblock(*lfd, true);
 	*fgp = gopen(0);
 	if (!*fgp)
 		return -ENODEV;

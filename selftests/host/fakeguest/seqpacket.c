@@ -28,9 +28,8 @@ int t_seqpacket_g2h(const struct kt_case *tc)
 	int lfd, fd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_SEQPACKET, VMADDR_CID_ANY, hport(0), 4);
+	lfd = h_listen(SOCK_SEQPACKET, hport(0), 4);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	fd = g2h_pair(fg, lfd, hport(0), SOCK_SEQPACKET, 0, &c);

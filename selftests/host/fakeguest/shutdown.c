@@ -149,14 +149,9 @@ int t_rst_guest(const struct kt_case *tc)
 	CHECK(fd2 >= 0, "connect: %s", kt_errname(-fd2));
 	c2->auto_credit = false;
 
-	memset(&rd, 0, sizeof(rd));
-	rd.kind = JOB_RECV_ONE;
-	rd.fd = fd1;
+	job_init(&rd, JOB_RECV_ONE, fd1, 0, 0);
 	CHECK(!job_start(&rd), "thread");
-	memset(&wr, 0, sizeof(wr));
-	wr.kind = JOB_SEND_PATTERN;
-	wr.fd = fd2;
-	wr.n = 1 * MiB;
+	job_init(&wr, JOB_SEND_PATTERN, fd2, 0, 1 * MiB);
 	CHECK(!job_start(&wr), "thread");
 	fg_idle(fg, 300);
 	fg_conn_wait_rx(c2, 4096, 3000);

@@ -28,9 +28,8 @@ int t_spoof_request(const struct kt_case *tc)
 	int lfd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 64);
+	lfd = h_listen(SOCK_STREAM, hport(0), 64);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	fg = gopen(0);
 	CHECK_FG(0);
 	fg->keep_all = true;
@@ -124,9 +123,8 @@ int t_spoof_other_guest(const struct kt_case *tc)
 	int lfd, fd;
 
 	(void)tc;
-	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, hport(0), 8);
+	lfd = h_listen(SOCK_STREAM, hport(0), 8);
 	CHECK(lfd >= 0, "listen");
-	set_nonblock(lfd, true);
 	a = gopen(0);
 	CHECK_FG(0);
 	b = gopen(1);
