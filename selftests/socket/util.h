@@ -140,6 +140,16 @@ static inline pid_t fork_fn(int (*fn)(void *), void *arg)
 	return pid;
 }
 
+/* for fork_fn(): close the fd *P points to after 300 ms (a blocked call
+ * in the parent must wake up)
+ */
+static inline int close_later(void *p)
+{
+	usleep(300 * 1000);
+	close(*(int *)p);
+	return 0;
+}
+
 /* Wait for a child; returns its exit status, or -1 when it timed out (it is
  * killed then) or died from a signal.
  */
