@@ -24,6 +24,7 @@
 #include <linux/vhost.h>
 #include <linux/vm_sockets.h>
 
+#include "../lib/ktap.h"
 #include "fg.h"
 
 #ifndef AF_VSOCK
@@ -62,27 +63,6 @@ struct vused {
 } __attribute__((packed));
 
 #define NO_DESC 0xffff
-
-long fg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	printf("# %s\n", line);
-	fflush(stdout);
-}
 
 void fg_error(struct fg *fg, const char *fmt, ...)
 {
@@ -167,7 +147,7 @@ void fg_hdr_str(const struct fg_hdr *h, char *buf, size_t len)
 		 h->buf_alloc, h->fwd_cnt);
 }
 
-/* --- pattern and random --------------------------------------------------- */
+/* --- random --------------------------------------------------- */
 
 static inline uint64_t mix64(uint64_t x)
 {
@@ -177,66 +157,6 @@ static inline uint64_t mix64(uint64_t x)
 	x *= 0x94d049bb133111ebULL;
 	x ^= x >> 31;
 	return x;
-}
-
-static inline uint64_t pat_word(uint64_t seed, uint64_t w)
-{
-	return mix64(seed * 0x9e3779b97f4a7c15ULL + w + 0x632be59bd9b4e019ULL);
-}
-
-void fg_pattern_fill(void *buf, uint64_t len, uint64_t seed, uint64_t pos)
-{
-	uint8_t *p = buf;
-
-	while (len && (pos & 7)) {
-		*p++ = (uint8_t)(pat_word(seed, pos >> 3) >> (8 * (pos & 7)));
-		pos++;
-		len--;
-	}
-	while (len >= 8) {
-		uint64_t v = htole64(pat_word(seed, pos >> 3));
-
-		memcpy(p, &v, 8);
-		p += 8;
-		pos += 8;
-		len -= 8;
-	}
-	while (len) {
-		*p++ = (uint8_t)(pat_word(seed, pos >> 3) >> (8 * (pos & 7)));
-		pos++;
-		len--;
-	}
-}
-
-int64_t fg_pattern_check(const void *buf, uint64_t len, uint64_t seed,
-			 uint64_t pos)
-{
-	const uint8_t *p = buf;
-	uint64_t i = 0;
-
-	while (i < len && ((pos + i) & 7)) {
-		uint64_t q = pos + i;
-
-		if (p[i] != (uint8_t)(pat_word(seed, q >> 3) >> (8 * (q & 7))))
-			return (int64_t)i;
-		i++;
-	}
-	while (len - i >= 8) {
-		uint64_t v, want = htole64(pat_word(seed, (pos + i) >> 3));
-
-		memcpy(&v, p + i, 8);
-		if (v != want)
-			break;	/* locate the byte below */
-		i += 8;
-	}
-	while (i < len) {
-		uint64_t q = pos + i;
-
-		if (p[i] != (uint8_t)(pat_word(seed, q >> 3) >> (8 * (q & 7))))
-			return (int64_t)i;
-		i++;
-	}
-	return -1;
 }
 
 uint64_t fg_rand(uint64_t *state)
@@ -562,7 +482,7 @@ static void conn_deliver(struct fg_conn *c, const uint8_t *data, uint32_t len)
 {
 	if (c->sink) {
 		int64_t bad = c->sink_nocheck ? -1 :
-			fg_pattern_check(data, len, c->sink_seed,
+			pat_check(data, len, c->sink_seed,
 					 c->rx_cnt - len);
 
 		if (bad >= 0) {
@@ -1050,7 +970,7 @@ uint64_t fg_vq_errors(struct fg *fg)
 
 bool fg_wait(struct fg *fg, fg_cond_fn cond, void *arg, int timeout_ms)
 {
-	long deadline = fg_now_ms() + timeout_ms;
+	long deadline = vu_now_ms() + timeout_ms;
 
 	for (;;) {
 		long left;
@@ -1059,7 +979,7 @@ bool fg_wait(struct fg *fg, fg_cond_fn cond, void *arg, int timeout_ms)
 			return false;
 		if (cond(fg, arg))
 			return true;
-		left = deadline - fg_now_ms();
+		left = deadline - vu_now_ms();
 		if (left <= 0)
 			return false;
 		if (fg_poll(fg, left > 1000 ? 1000 : (int)left) < 0)
@@ -1086,7 +1006,7 @@ int fg_tx_begin(struct fg *fg, struct fg_txb *b, const struct fg_layout *lay,
 {
 	struct fg_vq *vq = &fg->vq[FG_VQ_TX];
 	struct fg_layout one;
-	long deadline = fg_now_ms() + timeout_ms;
+	long deadline = vu_now_ms() + timeout_ms;
 	unsigned int need;
 	int head;
 
@@ -1115,7 +1035,7 @@ int fg_tx_begin(struct fg *fg, struct fg_txb *b, const struct fg_layout *lay,
 		process_tx(fg);
 		if (need <= vq->nfree && vq->fifo_len < vq->num)
 			break;
-		left = deadline - fg_now_ms();
+		left = deadline - vu_now_ms();
 		if (timeout_ms <= 0 || left <= 0)
 			return -ETIMEDOUT;
 		fg_kick(fg, FG_VQ_TX, false);
@@ -1194,7 +1114,7 @@ void fg_txb_pattern(struct fg_txb *b, uint64_t seed, uint64_t pos, uint64_t n)
 		if (room > n)
 			room = n;
 		if (dst)
-			fg_pattern_fill(dst, room, seed, pos);
+			pat_fill(dst, room, seed, pos);
 		pos += room;
 		n -= room;
 		b->off += (uint32_t)room;
@@ -1275,8 +1195,8 @@ unsigned int fg_tx_inflight(struct fg *fg)
 bool fg_tx_drain(struct fg *fg, int timeout_ms)
 {
 	struct fg_vq *vq = &fg->vq[FG_VQ_TX];
-	long deadline = fg_now_ms() + timeout_ms;
-	long last_progress = fg_now_ms();
+	long deadline = vu_now_ms() + timeout_ms;
+	long last_progress = vu_now_ms();
 	uint64_t seen = vq->used_total;
 	bool fenced = false;
 
@@ -1287,7 +1207,7 @@ bool fg_tx_drain(struct fg *fg, int timeout_ms)
 		fg_poll(fg, 0);
 		if (!vq->fifo_len)
 			return true;
-		now = fg_now_ms();
+		now = vu_now_ms();
 		if (vq->used_total != seen) {
 			seen = vq->used_total;
 			last_progress = now;
@@ -1469,7 +1389,7 @@ uint64_t fg_conn_write(struct fg_conn *c, const void *data, uint64_t len,
 		       uint32_t max_pkt, int timeout_ms)
 {
 	struct fg *fg = c->fg;
-	long deadline = fg_now_ms() + timeout_ms;
+	long deadline = vu_now_ms() + timeout_ms;
 	long asked_at = 0;
 	uint64_t done = 0;
 
@@ -1483,11 +1403,11 @@ uint64_t fg_conn_write(struct fg_conn *c, const void *data, uint64_t len,
 
 		if (c->state != FGC_ESTABLISHED)
 			break;
-		if (fg_now_ms() >= deadline)
+		if (vu_now_ms() >= deadline)
 			break;
 		credit = fg_conn_credit(c);
 		if (len && !credit) {
-			long now = fg_now_ms();
+			long now = vu_now_ms();
 
 			if (fg->credit_request_on_stall &&
 			    (!asked_at || now - asked_at > 500)) {
@@ -1504,7 +1424,7 @@ uint64_t fg_conn_write(struct fg_conn *c, const void *data, uint64_t len,
 		if (c->type == FG_TYPE_SEQPACKET && done + n == len)
 			flags = FG_SEQ_EOM | eor;
 		if (fg_tx_begin(fg, &b, NULL, FG_HDR_LEN + (uint64_t)n,
-				(int)(deadline - fg_now_ms())))
+				(int)(deadline - vu_now_ms())))
 			break;
 		fg_hdr_init(fg, &h, FG_OP_RW, c->type, c->lport, c->pport);
 		h.len = n;
@@ -1676,7 +1596,7 @@ static int xioctl(struct fg *fg, unsigned long req, void *arg, const char *what)
 	if (ioctl(fg->fd, req, arg) < 0) {
 		int e = errno;
 
-		diag("fg: %s: %s", what, strerror(e));
+		kt_diag("fg: %s: %s", what, strerror(e));
 		errno = e;
 		return -e;
 	}
@@ -1827,7 +1747,7 @@ struct fg *fg_alloc(const struct fg_opts *o)
 		fg_rx_set_layout(fg, &l);
 	}
 	if (!layout_fits(&fg->vq[FG_VQ_RX], &fg->rx_layout)) {
-		diag("fg: rx layout does not fit the rx slots");
+		kt_diag("fg: rx layout does not fit the rx slots");
 		fg_close(fg);
 		return NULL;
 	}
@@ -1861,12 +1781,12 @@ struct fg *fg_open(const struct fg_opts *o)
 		o = &defaults;
 	fg = fg_alloc(o);
 	if (!fg) {
-		diag("fg: cannot allocate the arena: %s", strerror(errno));
+		kt_diag("fg: cannot allocate the arena: %s", strerror(errno));
 		return NULL;
 	}
 	fg->fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
 	if (fg->fd < 0) {
-		diag("fg: open /dev/vhost-vsock: %s", strerror(errno));
+		kt_diag("fg: open /dev/vhost-vsock: %s", strerror(errno));
 		goto fail;
 	}
 	if (xioctl(fg, VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER"))
@@ -2020,168 +1940,7 @@ void fg_close(struct fg *fg)
 	free(fg);
 }
 
-/* --- host sockets --------------------------------------------------------- */
-
-int hs_socket(int type)
-{
-	return socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
-}
-
-int hs_listen(int type, uint32_t port, int backlog)
-{
-	struct sockaddr_vm a = {
-		.svm_family = AF_VSOCK,
-		.svm_cid = VMADDR_CID_ANY,
-		.svm_port = port,
-	};
-	int fd = hs_socket(type);
-
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, backlog)) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
-int hs_connect(int type, uint32_t cid, uint32_t port, int timeout_ms)
-{
-	struct sockaddr_vm a = {
-		.svm_family = AF_VSOCK,
-		.svm_cid = cid,
-		.svm_port = port,
-	};
-	struct timeval tv = {
-		.tv_sec = timeout_ms / 1000,
-		.tv_usec = (timeout_ms % 1000) * 1000,
-	};
-	int fd = hs_socket(type);
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
-int hs_wait(int fd, short events, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int r = poll(&p, 1, timeout_ms);
-
-	if (r <= 0)
-		return -1;
-	return p.revents;
-}
-
-int hs_accept(int lfd, int timeout_ms)
-{
-	int fd;
-
-	if (hs_wait(lfd, POLLIN, timeout_ms) < 0)
-		return -ETIMEDOUT;
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-int hs_nonblock(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -1;
-	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
-}
-
-uint64_t hs_send_pattern(int fd, uint64_t seed, uint64_t pos, uint64_t n,
-			 size_t chunk, int *err)
-{
-	uint8_t *buf = malloc(chunk);
-	uint64_t done = 0;
-
-	*err = 0;
-	if (!buf) {
-		*err = ENOMEM;
-		return 0;
-	}
-	while (done < n) {
-		size_t k = n - done < chunk ? (size_t)(n - done) : chunk;
-		ssize_t r;
-
-		fg_pattern_fill(buf, k, seed, pos + done);
-		r = send(fd, buf, k, MSG_NOSIGNAL);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			*err = errno;
-			break;
-		}
-		done += (uint64_t)r;
-	}
-	free(buf);
-	return done;
-}
-
-ssize_t hs_recv(int fd, void *buf, size_t n, int flags, int timeout_ms)
-{
-	ssize_t r;
-
-	if (hs_wait(fd, POLLIN, timeout_ms) < 0)
-		return -ETIMEDOUT;
-	r = recv(fd, buf, n, flags | MSG_DONTWAIT);
-	return r < 0 ? -errno : r;
-}
-
-uint64_t hs_recv_pattern(int fd, uint64_t seed, uint64_t pos, uint64_t n,
-			 uint64_t *bad, int timeout_ms, int *err)
-{
-	size_t cap = 256 * 1024;
-	uint8_t *buf = malloc(cap);
-	long deadline = fg_now_ms() + timeout_ms;
-	uint64_t done = 0;
-
-	*err = 0;
-	*bad = 0;
-	if (!buf) {
-		*err = ENOMEM;
-		return 0;
-	}
-	while (done < n) {
-		long left = deadline - fg_now_ms();
-		size_t k = n - done < cap ? (size_t)(n - done) : cap;
-		ssize_t r;
-
-		if (left <= 0) {
-			*err = ETIMEDOUT;
-			break;
-		}
-		r = hs_recv(fd, buf, k, 0, (int)left);
-		if (r == -EAGAIN || r == -EINTR)
-			continue;
-		if (r < 0) {
-			*err = (int)-r;
-			break;
-		}
-		if (r == 0) {
-			*err = EPIPE;	/* EOF before the end */
-			break;
-		}
-		if (fg_pattern_check(buf, (uint64_t)r, seed, pos + done) >= 0)
-			(*bad)++;
-		done += (uint64_t)r;
-	}
-	free(buf);
-	return done;
-}
+/* --- threads for the host sides ------------------------------------------- */
 
 int hs_thread_start(struct hs_thread *t, void *(*fn)(void *), void *arg)
 {

@@ -20,7 +20,8 @@
  * with the first message kept in fg->first_error.
  *
  * Single-threaded: one thread drives a struct fg (fg_poll() and friends);
- * host sockets used by a test run in other threads.
+ * host sockets used by a test (../lib/vsock_util.h) run in other threads.
+ * Data is ../lib/vsock_util.h's pattern (pat_fill, pat_check).
  */
 #ifndef MVSOCK_FG_H
 #define MVSOCK_FG_H
@@ -30,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "../lib/vsock_util.h"
 
 /* --- the wire protocol ------------------------------------------------ */
 
@@ -487,14 +490,6 @@ const struct fg_stray *fg_stray_find(struct fg *fg, int op, uint32_t sport,
 const struct fg_stray *fg_stray_wait(struct fg *fg, int op, uint32_t sport,
 				     uint32_t dport, int timeout_ms);
 
-/* --- data pattern ------------------------------------------------------- */
-
-/* byte at stream offset pos of pattern seed */
-void fg_pattern_fill(void *buf, uint64_t len, uint64_t seed, uint64_t pos);
-/* -1 if buf matches, else the index of the first mismatching byte */
-int64_t fg_pattern_check(const void *buf, uint64_t len, uint64_t seed,
-			 uint64_t pos);
-
 /* --- random ------------------------------------------------------------- */
 
 uint64_t fg_rand(uint64_t *state);
@@ -503,26 +498,7 @@ static inline uint32_t fg_rand_below(uint64_t *state, uint32_t n)
 	return n ? (uint32_t)(fg_rand(state) % n) : 0;
 }
 
-/* --- host sockets (AF_VSOCK in this same machine) ----------------------- */
-
-int hs_socket(int type);
-/* listener bound to VMADDR_CID_ANY:port */
-int hs_listen(int type, uint32_t port, int backlog);
-/* blocking connect with a connect timeout; fd or -errno */
-int hs_connect(int type, uint32_t cid, uint32_t port, int timeout_ms);
-/* poll + accept; fd or -errno (-ETIMEDOUT) */
-int hs_accept(int lfd, int timeout_ms);
-int hs_nonblock(int fd, bool on);
-/* wait for fd events, -1 on timeout */
-int hs_wait(int fd, short events, int timeout_ms);
-/* send/receive n pattern bytes, blocking; bytes done (< n: error in *err) */
-uint64_t hs_send_pattern(int fd, uint64_t seed, uint64_t pos, uint64_t n,
-			 size_t chunk, int *err);
-/* receive exactly n bytes checking the pattern; *bad = mismatches */
-uint64_t hs_recv_pattern(int fd, uint64_t seed, uint64_t pos, uint64_t n,
-			 uint64_t *bad, int timeout_ms, int *err);
-/* recv with timeout: bytes, 0 on EOF, -errno (-ETIMEDOUT) */
-ssize_t hs_recv(int fd, void *buf, size_t n, int flags, int timeout_ms);
+/* --- threads for the host sides of a test ---------------------------------- */
 
 struct hs_thread {
 	pthread_t t;
@@ -532,7 +508,5 @@ struct hs_thread {
 int hs_thread_start(struct hs_thread *t, void *(*fn)(void *), void *arg);
 /* 0 when joined, -ETIMEDOUT if it is still running */
 int hs_thread_join(struct hs_thread *t, int timeout_ms);
-
-long fg_now_ms(void);
 
 #endif /* MVSOCK_FG_H */

@@ -50,6 +50,7 @@
 #include <linux/vm_sockets.h>
 
 #include "fg.h"
+#include "num.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
@@ -93,28 +94,6 @@ static void usage(void)
 	exit(2);
 }
 
-static int parse_size(const char *s, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end == 'K' || *end == 'k') {
-		v *= KiB;
-		end++;
-	} else if (*end == 'M' || *end == 'm') {
-		v *= MiB;
-		end++;
-	}
-	if (*end || !v || v > 64 * MiB)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static void fgb_fail(struct fgb *b, const char *what, int err)
 {
 	if (!b->err) {
@@ -147,9 +126,9 @@ static void *host_reader(void *arg)
 		fgb_fail(b, "malloc", ENOMEM);
 		goto out;
 	}
-	fd = hs_accept(b->lfd, 10000);
+	fd = vaccept(b->lfd, 10000);
 	if (fd < 0) {
-		fgb_fail(b, "accept", -fd);
+		fgb_fail(b, "accept", errno);
 		goto out;
 	}
 	for (;;) {
@@ -178,11 +157,11 @@ out:
 /* a host socket connected to the fake guest's port; -1 (recorded) if not */
 static int host_connect(struct fgb *b)
 {
-	int fd = hs_connect(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
+	int fd = vconnect_to(SOCK_STREAM, (uint32_t)b->cid, b->port, 5000);
 
 	if (fd < 0)
-		fgb_fail(b, "connect", -fd);
-	return fd < 0 ? -1 : fd;
+		fgb_fail(b, "connect", errno);
+	return fd;
 }
 
 /* h2g: connect to the fake guest, write for b->secs, close */
@@ -245,9 +224,9 @@ static void *host_pinger(void *arg)
 			fgb_fail(b, "write", errno);
 			break;
 		}
-		r = hs_recv(fd, &c, 1, 0, 5000);
+		r = recv_timeout(fd, &c, 1, 0, 5000);
 		if (r != 1) {
-			fgb_fail(b, "read", r < 0 ? (int)-r : EPIPE);
+			fgb_fail(b, "read", r < 0 ? errno : EPIPE);
 			break;
 		}
 		if (end)
@@ -285,9 +264,9 @@ static int run_g2h(struct fgb *b)
 	struct fg_conn *c;
 	double t0, end;
 
-	b->lfd = hs_listen(SOCK_STREAM, b->port, 4);
+	b->lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, b->port, 4);
 	if (!data || b->lfd < 0) {
-		fgb_fail(b, "listen", data ? -b->lfd : ENOMEM);
+		fgb_fail(b, "listen", data ? errno : ENOMEM);
 		free(data);
 		return -1;
 	}
@@ -463,16 +442,20 @@ int main(int argc, char **argv)
 	struct fg_opts o = { .linux_guest = true };
 	struct fgb b = { .cid = 3, .port = 5201, .lfd = -1 };
 	const char *size_arg = "";
+	uint64_t v;
 	int opt, rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((opt = getopt(argc, argv, "c:p:")) != -1) {
 		switch (opt) {
 		case 'c':
-			b.cid = strtoull(optarg, NULL, 0);
+			/* 0-2 are reserved, -1 is VMADDR_CID_ANY */
+			if (num_u64(optarg, 0, 3, UINT32_MAX - 1, &b.cid))
+				usage();
 			break;
 		case 'p':
-			b.port = (uint32_t)strtoul(optarg, NULL, 0);
+			if (num_u32(optarg, 0, 0, UINT32_MAX, &b.port))
+				usage();
 			break;
 		default:
 			usage();
@@ -484,18 +467,18 @@ int main(int argc, char **argv)
 		usage();
 	b.mode = argv[0];
 	if (!strcmp(b.mode, "pingpong")) {
-		if (argc != 2)
+		if (argc != 2 || num_double(argv[1], 0, 600, &b.secs))
 			usage();
-		b.secs = atof(argv[1]);
 	} else if (!strcmp(b.mode, "g2h") || !strcmp(b.mode, "h2g")) {
-		if (argc != 3 || parse_size(argv[1], &b.size))
+		if (argc != 3 || vu_parse_size(argv[1], 1, 64 * MiB, &v) ||
+		    num_double(argv[2], 0, 600, &b.secs))
 			usage();
+		b.size = (uint32_t)v;
 		size_arg = argv[1];
-		b.secs = atof(argv[2]);
 	} else {
 		usage();
 	}
-	if (!(b.secs > 0 && b.secs <= 600) || b.cid <= 2 || b.cid >= UINT32_MAX)
+	if (!(b.secs > 0))
 		usage();
 
 	o.cid = b.cid;

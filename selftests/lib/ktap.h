@@ -8,6 +8,9 @@
  * through its exit status: KT_PASS, KT_FAIL or KT_SKIP.  Diagnostics are
  * "# " lines on stdout, printed before the result line of their case.
  *
+ * (kt_run_inline() runs cases that build on each other in order in one
+ * process instead.)
+ *
  * Usage of a test program built on this header:
  *   prog [-l] [-v] [PATTERN...]
  *     -l        list the case names and exit
@@ -49,8 +52,11 @@ struct kt_case {
 
 #define KT_DEFAULT_TIMEOUT 15
 
-/* index of the running case (0-based), valid inside a case */
-static int kt_cur_index;
+/* index of the running case (0-based), valid inside a case; one variable
+ * for all the files of a program (weak: each file that includes this
+ * header defines it, the linker keeps one)
+ */
+__attribute__((weak)) int kt_cur_index;
 
 static inline const char *kt_errname(int e)
 {
@@ -179,22 +185,32 @@ static inline int kt_wait_ms(pid_t pid, int *status, long ms)
 	return 0;
 }
 
-static inline int kt_run(int argc, char **argv, const struct kt_case *cases,
-			 int ncases)
+struct kt_state {
+	bool verbose;
+	int npat;		/* PATTERN arguments */
+	char **pat;
+	int num;		/* cases reported so far */
+	int npass, nfail, nskip;
+};
+
+/* Parse the options; list the cases (-l) or print the KTAP header.
+ * Returns -1 to go on running the cases, else the exit status.
+ */
+static inline int kt_begin(struct kt_state *st, int argc, char **argv,
+			   const struct kt_case *cases, int ncases)
 {
-	int npass = 0, nfail = 0, nskip = 0, planned = 0, num = 0;
-	bool list = false, verbose = false;
-	double scale = 1.0;
-	const char *s;
+	bool list = false;
+	int planned = 0;
 	int opt;
 
+	memset(st, 0, sizeof(*st));
 	while ((opt = getopt(argc, argv, "lv")) != -1) {
 		switch (opt) {
 		case 'l':
 			list = true;
 			break;
 		case 'v':
-			verbose = true;
+			st->verbose = true;
 			break;
 		default:
 			fprintf(stderr, "usage: %s [-l] [-v] [PATTERN...]\n",
@@ -202,44 +218,84 @@ static inline int kt_run(int argc, char **argv, const struct kt_case *cases,
 			return 2;
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	st->npat = argc - optind;
+	st->pat = argv + optind;
 
 	if (list) {
 		for (int i = 0; i < ncases; i++)
-			if (kt_match(cases[i].name, argc, argv))
+			if (kt_match(cases[i].name, st->npat, st->pat))
 				printf("%s\n", cases[i].name);
 		return 0;
 	}
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 0; i < ncases; i++)
+		planned += kt_match(cases[i].name, st->npat, st->pat);
+	printf("KTAP version 1\n1..%d\n", planned);
+	return -1;
+}
+
+/* the result line of a case that returned RC after T0 (kt_now_ms) */
+static inline void kt_result(struct kt_state *st, const struct kt_case *tc,
+			     int rc, long t0)
+{
+	if (st->verbose)
+		kt_diag("%s took %ld ms", tc->name, kt_now_ms() - t0);
+	if (rc == KT_PASS) {
+		printf("ok %d %s\n", st->num, tc->name);
+		st->npass++;
+	} else if (rc == KT_SKIP) {
+		printf("ok %d %s # SKIP\n", st->num, tc->name);
+		st->nskip++;
+	} else {
+		printf("not ok %d %s\n", st->num, tc->name);
+		st->nfail++;
+	}
+}
+
+/* the totals line; the program's exit status */
+static inline int kt_end(struct kt_state *st)
+{
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
+	       st->npass, st->nfail, st->nskip);
+	fflush(stdout);
+	return st->nfail ? 1 : 0;
+}
+
+static inline int kt_run(int argc, char **argv, const struct kt_case *cases,
+			 int ncases)
+{
+	struct kt_state st;
+	double scale = 1.0;
+	const char *s;
+	int rc;
+
+	rc = kt_begin(&st, argc, argv, cases, ncases);
+	if (rc >= 0)
+		return rc;
+
 	s = getenv("KTAP_TIMEOUT_SCALE");
 	if (s && atof(s) > 0)
 		scale = atof(s);
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < ncases; i++)
-		planned += kt_match(cases[i].name, argc, argv);
-
-	printf("KTAP version 1\n1..%d\n", planned);
 
 	for (int i = 0; i < ncases; i++) {
 		const struct kt_case *tc = &cases[i];
 		long tmo = (long)((tc->timeout ? tc->timeout :
 				   KT_DEFAULT_TIMEOUT) * 1000 * scale);
 		long t0;
-		int status = 0, rc;
+		int status = 0;
 		pid_t pid;
 
-		if (!kt_match(tc->name, argc, argv))
+		if (!kt_match(tc->name, st.npat, st.pat))
 			continue;
-		num++;
+		st.num++;
 		fflush(stdout);
 		t0 = kt_now_ms();
 		pid = fork();
 		if (pid < 0) {
-			printf("not ok %d %s # fork: %s\n", num, tc->name,
+			printf("not ok %d %s # fork: %s\n", st.num, tc->name,
 			       kt_errname(errno));
-			nfail++;
+			st.nfail++;
 			continue;
 		}
 		if (pid == 0) {
@@ -269,24 +325,41 @@ static inline int kt_run(int argc, char **argv, const struct kt_case *cases,
 		}
 		/* reap anything the case left behind */
 		kill(-pid, SIGKILL);
-		if (verbose)
-			kt_diag("%s took %ld ms", tc->name, kt_now_ms() - t0);
-
-		if (rc == KT_PASS) {
-			printf("ok %d %s\n", num, tc->name);
-			npass++;
-		} else if (rc == KT_SKIP) {
-			printf("ok %d %s # SKIP\n", num, tc->name);
-			nskip++;
-		} else {
-			printf("not ok %d %s\n", num, tc->name);
-			nfail++;
-		}
+		kt_result(&st, tc, rc, t0);
 	}
-	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
-	       npass, nfail, nskip);
-	fflush(stdout);
-	return nfail ? 1 : 0;
+	return kt_end(&st);
+}
+
+/*
+ * Like kt_run(), for cases that build on each other (a device an earlier
+ * case set up...): they run in order in this process, without a fork or
+ * a timeout, so a crash or a hang ends the program (the suite then
+ * reports the cases left as not run).  Same options and output.
+ */
+static inline int kt_run_inline(int argc, char **argv,
+				const struct kt_case *cases, int ncases)
+{
+	struct kt_state st;
+	int rc;
+
+	rc = kt_begin(&st, argc, argv, cases, ncases);
+	if (rc >= 0)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < ncases; i++) {
+		const struct kt_case *tc = &cases[i];
+		long t0;
+
+		if (!kt_match(tc->name, st.npat, st.pat))
+			continue;
+		st.num++;
+		t0 = kt_now_ms();
+		kt_cur_index = i;
+		rc = tc->fn(tc);
+		fflush(stdout);
+		kt_result(&st, tc, rc, t0);
+	}
+	return kt_end(&st);
 }
 
 #endif /* MVSOCK_KTAP_H */

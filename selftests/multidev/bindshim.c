@@ -15,18 +15,18 @@
 #include <sys/socket.h>
 #include <linux/vm_sockets.h>
 
+#include "num.h"
+
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 
 static unsigned int bind_cid(void)
 {
-	const char *s = getenv("MD_BIND_CID");
-	char *end;
-	unsigned long v;
+	uint32_t cid;
 
-	if (!s || !*s)
+	/* unset or not a number: no bind */
+	if (num_u32(getenv("MD_BIND_CID"), 10, 0, UINT32_MAX, &cid))
 		return VMADDR_CID_ANY;
-	v = strtoul(s, &end, 10);
-	return *end ? VMADDR_CID_ANY : (unsigned int)v;
+	return cid;
 }
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)

@@ -24,7 +24,7 @@
  *	for each print and send back "sink local=... peer=... bytes=N
  *	sum=HEX" (FNV-1a over the bytes)
  *   mdtool send [-b CID] CID PORT BYTES [SEED]
- *	connect, send BYTES bytes of a pattern derived from SEED, shut down
+ *	connect, send BYTES bytes of the data pattern of stream SEED, shut down
  *	writing, read the sink's line and compare its byte count and sum with
  *	what was sent: "send ok bytes=N sum=HEX local=..." or "send MISMATCH
  *	..." (exit 1)
@@ -56,6 +56,8 @@
 #include <linux/vm_sockets.h>
 
 #include "../../include/uapi/linux/mvsock.h"
+#include "../lib/vsock_util.h"
+#include "num.h"
 
 #define PROG "mdtool"
 #define LINE_MAX_LEN 256
@@ -113,14 +115,12 @@ static void usage(void)
 	exit(2);
 }
 
-static unsigned long num(const char *s, unsigned long max)
+/* a number argument in [0, max], else a usage error */
+static uint64_t num(const char *s, uint64_t max)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > max) {
+	if (num_u64(s, 0, 0, max, &v)) {
 		fprintf(stderr, PROG ": bad number '%s'\n", s);
 		exit(2);
 	}
@@ -129,33 +129,13 @@ static unsigned long num(const char *s, unsigned long max)
 
 static unsigned long long size_arg(const char *s)
 {
-	unsigned long long v, mul = 1;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		mul = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		mul = 1024 * 1024, end++;
-	else if (*end == 'G' || *end == 'g')
-		mul = 1024ULL * 1024 * 1024, end++;
-	if (errno || end == s || *end) {
+	if (vu_parse_size(s, 0, UINT64_MAX, &v)) {
 		fprintf(stderr, PROG ": bad size '%s'\n", s);
 		exit(2);
 	}
-	return v * mul;
-}
-
-static struct sockaddr_vm vaddr(unsigned int cid, unsigned int port)
-{
-	struct sockaddr_vm a;
-
-	memset(&a, 0, sizeof(a));
-	a.svm_family = AF_VSOCK;
-	a.svm_cid = cid;
-	a.svm_port = port;
-	return a;
+	return v;
 }
 
 static void fmt_addr(char *buf, size_t len, const struct sockaddr_vm *a)
@@ -183,7 +163,7 @@ static void fmt_ends(int fd, char *buf, size_t len)
 
 static int vsock(int type)
 {
-	int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
+	int fd = vsock_socket(type);
 
 	if (fd < 0) {
 		out("error=%s op=socket", errname(errno));
@@ -194,9 +174,7 @@ static int vsock(int type)
 
 static int do_bind(int fd, unsigned int cid, unsigned int port)
 {
-	struct sockaddr_vm a = vaddr(cid, port);
-
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+	if (vbind(fd, cid, port)) {
 		out("error=%s op=bind cid=%u port=%u", errname(errno), cid, port);
 		return -1;
 	}
@@ -219,7 +197,6 @@ static int listener(const struct opts *o, unsigned int port, int backlog)
 
 static int connector(const struct opts *o, unsigned int cid, unsigned int port)
 {
-	struct sockaddr_vm a = vaddr(cid, port);
 	int fd = vsock(o->type);
 
 	if (o->bind_cid != VMADDR_CID_ANY &&
@@ -233,7 +210,7 @@ static int connector(const struct opts *o, unsigned int cid, unsigned int port)
 		setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW,
 			   &tv, sizeof(tv));
 	}
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+	if (vconnect(fd, cid, port)) {
 		out("error=%s op=connect cid=%u port=%u", errname(errno), cid, port);
 		close(fd);
 		return -1;
@@ -243,20 +220,7 @@ static int connector(const struct opts *o, unsigned int cid, unsigned int port)
 
 static int write_all(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return send_all(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
 /* Read one line (up to EOF or '\n'); returns its length or -1. */
@@ -389,21 +353,6 @@ static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
 	return h;
 }
 
-/* The pattern: a xorshift64 stream seeded by SEED, one byte per step. */
-static void pattern(uint64_t *state, unsigned char *buf, size_t n)
-{
-	uint64_t x = *state;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		buf[i] = (unsigned char)x;
-	}
-	*state = x;
-}
-
 struct sink {
 	int fd;
 	unsigned long long bytes;
@@ -486,7 +435,7 @@ static int cmd_send(const struct opts *o, unsigned int cid, unsigned int port,
 {
 	static unsigned char buf[65536];
 	unsigned long long left = bytes, rbytes;
-	uint64_t state = seed ? seed : 1, sum = FNV_OFF, rsum;
+	uint64_t sum = FNV_OFF, rsum;
 	char line[LINE_MAX_LEN], ends[128];
 	const char *p;
 	int fd = connector(o, cid, port);
@@ -497,7 +446,7 @@ static int cmd_send(const struct opts *o, unsigned int cid, unsigned int port,
 	while (left) {
 		size_t n = left < sizeof(buf) ? left : sizeof(buf);
 
-		pattern(&state, buf, n);
+		pat_fill(buf, n, seed, bytes - left);
 		sum = fnv(sum, buf, n);
 		if (write_all(fd, buf, n)) {
 			out("send error=%s op=send %s sent=%llu", errname(errno),

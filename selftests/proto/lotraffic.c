@@ -15,26 +15,21 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "../lib/vsock_util.h"
+
 #define LEN (1 << 20)
 
+/* exactly len bytes each way: one message (SEQPACKET) or a stream */
 static int xfer_all(int fd, char *buf, size_t len, int do_send)
 {
-	size_t done = 0;
+	ssize_t n = do_send ? send_all(fd, buf, len, 0) :
+			      recv_all(fd, buf, len, 0);
 
-	while (done < len) {
-		ssize_t n = do_send ? send(fd, buf + done, len - done, 0) :
-				      recv(fd, buf + done, len - done, 0);
-		if (n <= 0)
-			return -1;
-		done += n;
-	}
-	return 0;
+	return n == (ssize_t)len ? 0 : -1;
 }
 
 static int run(int type, unsigned int port)
 {
-	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
-				 .svm_cid = VMADDR_CID_ANY, .svm_port = port };
 	size_t len = type == SOCK_STREAM ? LEN : 4096;
 	char *out = malloc(len), *in = malloc(len);
 	int lfd, fd, status;
@@ -44,37 +39,31 @@ static int run(int type, unsigned int port)
 		return -1;
 	for (size_t i = 0; i < len; i++)
 		out[i] = (char)(i * 31 + port);
-	lfd = socket(AF_VSOCK, type, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(lfd, 4)) {
+	lfd = vlistener(type, VMADDR_CID_ANY, port, 4);
+	if (lfd < 0) {
 		perror("listen");
 		return -1;
 	}
 	pid = fork();
 	if (pid == 0) {
-		int c = socket(AF_VSOCK, type, 0);
+		int c = vconnect_to(type, VMADDR_CID_LOCAL, port, 0);
 
-		a.svm_cid = VMADDR_CID_LOCAL;
-		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
+		if (c < 0)
 			_exit(2);
-		if (type == SOCK_STREAM ? xfer_all(c, out, len, 1) :
-		    send(c, out, len, 0) != (ssize_t)len)
+		if (xfer_all(c, out, len, 1))
 			_exit(3);
-		if (type == SOCK_STREAM ? xfer_all(c, in, len, 0) :
-		    recv(c, in, len, 0) != (ssize_t)len)
+		if (xfer_all(c, in, len, 0))
 			_exit(4);
 		_exit(memcmp(in, out, len) ? 5 : 0);
 	}
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return -1;
-	if (type == SOCK_STREAM ? xfer_all(fd, in, len, 0) :
-	    recv(fd, in, len, 0) != (ssize_t)len)
+	if (xfer_all(fd, in, len, 0))
 		return -1;
 	if (memcmp(in, out, len))
 		return -1;
-	if (type == SOCK_STREAM ? xfer_all(fd, in, len, 1) :
-	    send(fd, in, len, 0) != (ssize_t)len)
+	if (xfer_all(fd, in, len, 1))
 		return -1;
 	waitpid(pid, &status, 0);
 	close(fd);

@@ -7,8 +7,10 @@
  * local socket sees.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +27,8 @@
 #include <linux/sockios.h>
 
 #include "../kmod/mvsock_rawdev.h"
+#include "../lib/vsock_util.h"
+#include "num.h"
 #include "rawpkt.h"
 
 #define PEER_CID 77
@@ -124,13 +128,12 @@ static uint32_t local_port(int fd)
 	return a.svm_port;
 }
 
+/* revents, 0 on timeout or error */
 static int wait_fd(int fd, short ev, int ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = ev };
+	int r = poll1(fd, ev, ms);
 
-	if (poll(&pfd, 1, ms) <= 0)
-		return 0;
-	return pfd.revents;
+	return r < 0 ? 0 : r;
 }
 
 /*
@@ -416,17 +419,10 @@ static bool t_no_socket_rst(void)
 
 static int listen_local(int type, uint32_t port, int backlog)
 {
-	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
-				 .svm_cid = VMADDR_CID_ANY, .svm_port = port };
-	int fd = socket(AF_VSOCK, type, 0);
+	int fd = vlistener(type, VMADDR_CID_ANY, port, backlog);
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, backlog)) {
+	if (fd < 0)
 		fail("listen setup: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	return fd;
 }
 
@@ -773,29 +769,74 @@ static bool t_fuzz(long count)
 	return ok;
 }
 
+/* the device of the peer: opened before the first case, again after a
+ * case that took it away
+ */
+static void raw_before(void)
+{
+	if (raw_fd < 0)
+		raw_reset(0);
+}
+
+static long fuzz_count = 50000;
+
+static bool t_fuzz_count(void)
+{
+	return t_fuzz(fuzz_count);
+}
+
+RAW_CASE(t_request_fields)
+RAW_CASE(t_data_both_ways)
+RAW_CASE(t_credit_respected)
+RAW_CASE(t_credit_lie_rst)
+RAW_CASE(t_malformed_dropped)
+RAW_CASE(t_no_socket_rst)
+RAW_CASE(t_listener_accepts)
+RAW_CASE(t_backlog_bounded)
+RAW_CASE(t_peer_rst_is_eof)
+RAW_CASE(t_peer_shutdown_gets_rst)
+RAW_CASE(t_close_sends_shutdown)
+RAW_CASE(t_huge_peer_buffer_bounded)
+RAW_CASE(t_seqpacket_boundaries)
+RAW_CASE(t_device_removal_resets)
+RAW_CASE(t_connect_then_peer_close)
+RAW_CASE(t_fuzz_count)
+
+static const struct kt_case cases[] = {
+	{ "rawpeer_request_fields", t_request_fields_kt, 0, 0 },
+	{ "rawpeer_data_both_ways", t_data_both_ways_kt, 0, 0 },
+	{ "rawpeer_credit_respected", t_credit_respected_kt, 0, 0 },
+	{ "rawpeer_credit_lie_gets_rst", t_credit_lie_rst_kt, 0, 0 },
+	{ "rawpeer_malformed_dropped_and_counted", t_malformed_dropped_kt, 0, 0 },
+	{ "rawpeer_no_socket_gets_rst", t_no_socket_rst_kt, 0, 0 },
+	{ "rawpeer_listener_accepts", t_listener_accepts_kt, 0, 0 },
+	{ "rawpeer_backlog_bounded", t_backlog_bounded_kt, 0, 0 },
+	{ "rawpeer_peer_rst_is_eof", t_peer_rst_is_eof_kt, 0, 0 },
+	{ "rawpeer_peer_shutdown_gets_rst", t_peer_shutdown_gets_rst_kt, 0, 0 },
+	{ "rawpeer_close_sends_shutdown", t_close_sends_shutdown_kt, 0, 0 },
+	{ "rawpeer_huge_peer_buffer_bounded", t_huge_peer_buffer_bounded_kt, 0, 0 },
+	{ "rawpeer_seqpacket_boundaries", t_seqpacket_boundaries_kt, 0, 0 },
+	{ "rawpeer_device_removal_resets", t_device_removal_resets_kt, 0, 0 },
+	{ "rawpeer_connect_then_peer_close", t_connect_then_peer_close_kt, 0, 0 },
+	{ "rawpeer_fuzz", t_fuzz_count_kt, 0, 0 },
+};
+
+/* rawpeer [-l] [-v] [FUZZ_PACKETS] [PATTERN...] */
 int main(int argc, char **argv)
 {
-	long fuzz = argc > 1 ? atol(argv[1]) : 50000;
+	uint64_t n;
 
-	signal(SIGPIPE, SIG_IGN);
-	printf("KTAP version 1\n1..16\n");
-	raw_reset(0);
-	report("rawpeer_request_fields", t_request_fields());
-	report("rawpeer_data_both_ways", t_data_both_ways());
-	report("rawpeer_credit_respected", t_credit_respected());
-	report("rawpeer_credit_lie_gets_rst", t_credit_lie_rst());
-	report("rawpeer_malformed_dropped_and_counted", t_malformed_dropped());
-	report("rawpeer_no_socket_gets_rst", t_no_socket_rst());
-	report("rawpeer_listener_accepts", t_listener_accepts());
-	report("rawpeer_backlog_bounded", t_backlog_bounded());
-	report("rawpeer_peer_rst_is_eof", t_peer_rst_is_eof());
-	report("rawpeer_peer_shutdown_gets_rst", t_peer_shutdown_gets_rst());
-	report("rawpeer_close_sends_shutdown", t_close_sends_shutdown());
-	report("rawpeer_huge_peer_buffer_bounded",
-	       t_huge_peer_buffer_bounded());
-	report("rawpeer_seqpacket_boundaries", t_seqpacket_boundaries());
-	report("rawpeer_device_removal_resets", t_device_removal_resets());
-	report("rawpeer_connect_then_peer_close", t_connect_then_peer_close());
-	report("rawpeer_fuzz", t_fuzz(fuzz));
-	return failures ? 1 : 0;
+	if (argc > 1 && isdigit((unsigned char)argv[1][0])) {
+		if (num_u64(argv[1], 10, 0, LONG_MAX, &n)) {
+			fprintf(stderr, "rawpeer: bad fuzz packet count '%s'\n",
+				argv[1]);
+			return 2;
+		}
+		fuzz_count = (long)n;
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
+	return kt_run_inline(argc, argv, cases,
+			     (int)(sizeof(cases) / sizeof(cases[0])));
 }

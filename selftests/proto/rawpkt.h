@@ -3,9 +3,9 @@
  * What the raw-peer tests (selftests/proto) share: the virtio-vsock packet
  * as they write and read it through /dev/mvsock-rawdev (the 44-byte
  * little-endian header, x86 only: no byte swapping, and its payload), and
- * their sequential KTAP reporting: a case returns true or false, calling
- * fail() first to say why (cases share state, so they run in order in one
- * process, unlike lib/ktap.h's forked cases).
+ * their KTAP cases: a case returns true or false, calling fail() first to
+ * say why; cases share state (the raw devices), so the programs run them
+ * with lib/ktap.h's kt_run_inline(), in order in one process.
  */
 #ifndef _MVSOCK_RAWPKT_H
 #define _MVSOCK_RAWPKT_H
@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "../lib/ktap.h"
 
 #define HDR_LEN 44
 #define TYPE_STREAM 1
@@ -33,10 +35,10 @@ struct pkt {
 	unsigned char data[65536 + 64];
 };
 
-static int test_no;
-static int failures;
 static char why[512];
 
+/* say why the running case fails (before returning false) */
+__attribute__((format(printf, 1, 2)))
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -46,16 +48,23 @@ static void fail(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void report(const char *name, bool ok)
+/* Each program defines raw_before(), run before every case. */
+static void raw_before(void);
+
+static inline int raw_verdict(const struct kt_case *tc, bool ok)
 {
-	test_no++;
-	if (!ok) {
-		printf("# %s: %s\n", name, why);
-		failures++;
-	}
-	printf("%sok %d %s\n", ok ? "" : "not ", test_no, name);
-	fflush(stdout);
+	if (!ok)
+		kt_diag("%s: %s", tc->name, why);
 	why[0] = 0;
+	return ok ? KT_PASS : KT_FAIL;
 }
+
+/* RAW_CASE(fn) makes fn_kt, the kt_case function of "static bool fn(void)" */
+#define RAW_CASE(fn)							\
+	static int fn##_kt(const struct kt_case *tc)			\
+	{								\
+		raw_before();						\
+		return raw_verdict(tc, fn());				\
+	}
 
 #endif

@@ -455,37 +455,42 @@ static bool t_last_device_gone(void)
 	return true;
 }
 
-static const struct {
-	const char *name;
-	bool (*fn)(void);
-} cases[] = {
-	{ "first_registered_is_default", t_first_is_default },
-	{ "unbound_and_bound_routing", t_routing },
-	{ "priority_takes_over", t_priority_takes_over },
-	{ "default_goes_to_next_by_priority_then_age", t_default_goes_next },
-	{ "sysfs_pin_beats_priority_auto_unpins", t_pin_beats_priority },
-	{ "pin_cleared_when_its_device_goes", t_pin_cleared_with_device },
-	{ "sysfs_bad_writes_rejected", t_bad_default_writes },
-	{ "set_cid_resets_only_that_device", t_set_cid_resets_only_that_device },
-	{ "set_cid_clash_keeps_cid_still_resets", t_set_cid_clash_keeps_cid },
-	{ "last_device_gone", t_last_device_gone },
+static void raw_before(void)
+{
+}
+
+RAW_CASE(t_first_is_default)
+RAW_CASE(t_routing)
+RAW_CASE(t_priority_takes_over)
+RAW_CASE(t_default_goes_next)
+RAW_CASE(t_pin_beats_priority)
+RAW_CASE(t_pin_cleared_with_device)
+RAW_CASE(t_bad_default_writes)
+RAW_CASE(t_set_cid_resets_only_that_device)
+RAW_CASE(t_set_cid_clash_keeps_cid)
+RAW_CASE(t_last_device_gone)
+
+static const struct kt_case cases[] = {
+	{ "first_registered_is_default", t_first_is_default_kt, 0, 0 },
+	{ "unbound_and_bound_routing", t_routing_kt, 0, 0 },
+	{ "priority_takes_over", t_priority_takes_over_kt, 0, 0 },
+	{ "default_goes_to_next_by_priority_then_age", t_default_goes_next_kt, 0, 0 },
+	{ "sysfs_pin_beats_priority_auto_unpins", t_pin_beats_priority_kt, 0, 0 },
+	{ "pin_cleared_when_its_device_goes", t_pin_cleared_with_device_kt, 0, 0 },
+	{ "sysfs_bad_writes_rejected", t_bad_default_writes_kt, 0, 0 },
+	{ "set_cid_resets_only_that_device", t_set_cid_resets_only_that_device_kt, 0, 0 },
+	{ "set_cid_clash_keeps_cid_still_resets", t_set_cid_clash_keeps_cid_kt, 0, 0 },
+	{ "last_device_gone", t_last_device_gone_kt, 0, 0 },
 };
 
 int main(int argc, char **argv)
 {
 	unsigned int i;
+	int rc;
 
 	for (i = 0; i < MAXDEV; i++)
 		devs[i].fd = -1;
-	if (argc > 1 && !strcmp(argv[1], "-l")) {
-		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-			printf("%s\n", cases[i].name);
-		return 0;
-	}
-	printf("KTAP version 1\n1..%zu\n", sizeof(cases) / sizeof(cases[0]));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		report(cases[i].name, cases[i].fn());
+	rc = kt_run_inline(argc, argv, cases, (int)(sizeof(cases) / sizeof(cases[0])));
 	dev_close_all();
-	printf("# %d failed\n", failures);
-	return failures ? 1 : 0;
+	return rc;
 }

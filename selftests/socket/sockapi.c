@@ -1654,13 +1654,6 @@ CASE(close_listener_pending)
 	return KT_PASS;
 }
 
-static int close_later(void *p)
-{
-	usleep(300 * 1000);
-	close(*(int *)p);
-	return 0;
-}
-
 CASE(close_wakes_blocked_recv)
 {
 	char buf[8];

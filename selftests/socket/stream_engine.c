@@ -205,8 +205,10 @@ struct seq_job {
 
 static size_t seq_size(int i)
 {
-	/* 1 .. 65536, deterministic */
-	return 1 + (size_t)((pat_pos(3, (uint64_t)i * 104729) * 65536ULL) / PAT_PERIOD);
+	/* 1 .. 65536, deterministic: a step through a prime period */
+	const uint64_t period = 1000003, x = ((uint64_t)i * 104729 + 3 * 7919) % period;
+
+	return 1 + (size_t)(x * 65536ULL / period);
 }
 
 static int seq_send(void *p)
@@ -515,13 +517,6 @@ CASE(credit_sndtimeo)
 	return KT_PASS;
 }
 
-static int close_after(void *p)
-{
-	usleep(300 * 1000);
-	close(*(int *)p);
-	return 0;
-}
-
 CASE(credit_close_wakes_blocked_send)
 {
 	uint64_t woff = 0;
@@ -534,7 +529,7 @@ CASE(credit_close_wakes_blocked_send)
 	KT_OK(set_u64opt(s, SO_VM_SOCKETS_BUFFER_SIZE, 4096));
 	KT_OK(sync_from(s, c));
 	KT_EQ(fill_until_eagain(c, 46, &woff, 1024), 4096);
-	pid = fork_fn(close_after, &s);
+	pid = fork_fn(close_later, &s);
 	close(s);
 	t0 = kt_now_ms();
 	/* blocked for credit; the peer's close ends it with EPIPE */

@@ -22,22 +22,9 @@
 #include <linux/vm_sockets.h>
 
 #include "../lib/ktap.h"
+#include "../lib/vsock_util.h"
+#include "num.h"
 
-#ifndef AF_VSOCK
-#define AF_VSOCK 40
-#endif
-#ifndef VMADDR_CID_LOCAL
-#define VMADDR_CID_LOCAL 1
-#endif
-#ifndef SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD
-#define SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD 6
-#endif
-#ifndef SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW
-#define SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW 8
-#endif
-#ifndef SOL_VSOCK
-#define SOL_VSOCK 287
-#endif
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000
 #endif
@@ -57,9 +44,10 @@ static unsigned int ut_port_base_default = 40000;
 
 static inline unsigned int tport(int k)
 {
-	const char *s = getenv("MVSOCK_PORT_BASE");
-	unsigned int base = s ? (unsigned int)strtoul(s, NULL, 0) :
-				ut_port_base_default;
+	uint32_t base = ut_port_base_default;
+
+	/* not a number: the default */
+	num_u32(getenv("MVSOCK_PORT_BASE"), 0, 0, UINT32_MAX, &base);
 
 	return base + 32u * (unsigned int)kt_cur_index + (unsigned int)k;
 }
@@ -74,69 +62,10 @@ static inline const char *type_name(int type)
 	}
 }
 
-static inline struct sockaddr_vm vaddr(unsigned int cid, unsigned int port)
-{
-	struct sockaddr_vm a;
-
-	memset(&a, 0, sizeof(a));
-	a.svm_family = AF_VSOCK;
-	a.svm_cid = cid;
-	a.svm_port = port;
-	return a;
-}
-
-static inline int vsock_socket(int type)
-{
-	return socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
-}
-
-static inline int vbind(int fd, unsigned int cid, unsigned int port)
-{
-	struct sockaddr_vm a = vaddr(cid, port);
-
-	return bind(fd, (struct sockaddr *)&a, sizeof(a));
-}
-
-static inline int vconnect(int fd, unsigned int cid, unsigned int port)
-{
-	struct sockaddr_vm a = vaddr(cid, port);
-
-	return connect(fd, (struct sockaddr *)&a, sizeof(a));
-}
-
-/* socket + bind + listen; -1 with errno on failure */
-static inline int vlistener(int type, unsigned int cid, unsigned int port,
-			    int backlog)
-{
-	int fd = vsock_socket(type);
-	int e;
-
-	if (fd < 0)
-		return -1;
-	if (vbind(fd, cid, port) || listen(fd, backlog)) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 /* socket + connect to CID 1; -1 with errno on failure */
 static inline int vclient(int type, unsigned int port)
 {
-	int fd = vsock_socket(type);
-	int e;
-
-	if (fd < 0)
-		return -1;
-	if (vconnect(fd, CID_LOCAL, port)) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return vconnect_to(type, CID_LOCAL, port, 0);
 }
 
 /* Make a connected pair through a temporary listener on PORT. */
@@ -166,36 +95,6 @@ err:
 	return -1;
 }
 
-static inline int set_timeo(int fd, int opt, long ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-
-	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
-}
-
-static inline int set_nonblock(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -1;
-	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
-}
-
-/* poll one fd; returns revents, 0 on timeout, -1 on error */
-static inline int poll1(int fd, short events, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int r;
-
-	do {
-		r = poll(&p, 1, ms);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -1;
-	return r ? p.revents : 0;
-}
-
 static inline const char *pollstr(int ev)
 {
 	static __thread char buf[128];
@@ -209,125 +108,6 @@ static inline const char *pollstr(int ev)
 		 ev & POLLRDNORM ? "RDNORM|" : "",
 		 ev & POLLWRNORM ? "WRNORM|" : "", ev);
 	return buf;
-}
-
-static inline int sock_error(int fd)
-{
-	int err = -1;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
-		return -1;
-	return err;
-}
-
-/* Deterministic byte stream: byte at absolute offset OFF of stream SEED is
- * pat_table[(OFF + SEED * PAT_SEED_STEP) % PAT_PERIOD].  The period is a
- * prime well above every packet and buffer size, so loss, duplication and
- * reordering show up; fill and check run at memcpy/memcmp speed, which
- * matters under TCG.
- */
-#define PAT_PERIOD 1000003u
-#define PAT_SEED_STEP 7919u
-
-static uint8_t *pat_table;
-
-static inline void pat_init(void)
-{
-	uint64_t x = 0x2545f4914f6cdd1dULL;
-
-	if (pat_table)
-		return;
-	/* one extra period so that any window is contiguous */
-	pat_table = malloc(2 * (size_t)PAT_PERIOD);
-	if (!pat_table)
-		abort();
-	for (size_t i = 0; i < PAT_PERIOD; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		pat_table[i] = (uint8_t)(x >> 24);
-	}
-	memcpy(pat_table + PAT_PERIOD, pat_table, PAT_PERIOD);
-}
-
-static inline size_t pat_pos(uint32_t seed, uint64_t off)
-{
-	return (size_t)((off + (uint64_t)seed * PAT_SEED_STEP) % PAT_PERIOD);
-}
-
-static inline void pat_fill(uint8_t *buf, size_t len, uint32_t seed,
-			    uint64_t off)
-{
-	pat_init();
-	while (len) {
-		size_t n = len < PAT_PERIOD ? len : PAT_PERIOD;
-
-		memcpy(buf, pat_table + pat_pos(seed, off), n);
-		buf += n;
-		off += n;
-		len -= n;
-	}
-}
-
-/* returns index of first mismatch or -1 */
-static inline long pat_check(const uint8_t *buf, size_t len, uint32_t seed,
-			     uint64_t off)
-{
-	size_t done = 0;
-
-	pat_init();
-	while (done < len) {
-		size_t n = len - done < PAT_PERIOD ? len - done : PAT_PERIOD;
-		const uint8_t *ref = pat_table + pat_pos(seed, off + done);
-
-		if (memcmp(buf + done, ref, n)) {
-			for (size_t i = 0; i < n; i++)
-				if (buf[done + i] != ref[i])
-					return (long)(done + i);
-		}
-		done += n;
-	}
-	return -1;
-}
-
-/* write/read exactly LEN bytes (blocking fd); returns bytes done, or -1
- * with errno when nothing could be done.
- */
-static inline ssize_t send_all(int fd, const void *buf, size_t len, int flags)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = send(fd, (const char *)buf + done, len - done, flags);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return done ? (ssize_t)done : -1;
-		}
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static inline ssize_t recv_all(int fd, void *buf, size_t len, int flags)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = recv(fd, (char *)buf + done, len - done, flags);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return done ? (ssize_t)done : -1;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
 }
 
 /* Send one byte FROM -> TO and read it on TO.  Packets of one connection
@@ -358,6 +138,16 @@ static inline pid_t fork_fn(int (*fn)(void *), void *arg)
 	if (pid == 0)
 		_exit(fn(arg) & 0xff);
 	return pid;
+}
+
+/* for fork_fn(): close the fd *P points to after 300 ms (a blocked call
+ * in the parent must wake up)
+ */
+static inline int close_later(void *p)
+{
+	usleep(300 * 1000);
+	close(*(int *)p);
+	return 0;
 }
 
 /* Wait for a child; returns its exit status, or -1 when it timed out (it is

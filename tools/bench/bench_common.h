@@ -1,33 +1,46 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Small helpers shared by the mvsock benchmark tools: clocks, number
- * parsing and AF_VSOCK socket set-up. Header-only on purpose (each tool is
- * one .c file plus this header).
+ * What the mvsock benchmark tools share beyond the AF_VSOCK helpers of
+ * selftests/lib/vsock_util.h: the command line (argp: long options,
+ * --help with examples, --version; a usage error exits 2), numbers through
+ * tools/lib/num.h, runtime errors (one line on stderr, exit 1) and the
+ * helper child.
  */
 #ifndef MVSOCK_BENCH_COMMON_H
 #define MVSOCK_BENCH_COMMON_H
 
+#include <argp.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <linux/vm_sockets.h>
 
-static inline uint64_t bench_now_ns(void)
+#include "num.h"
+#include "vsock_util.h"
+
+#ifndef BENCH_VERSION
+#define BENCH_VERSION "unknown"
+#endif
+
+#define BENCH_EXIT_STATUS \
+	"\nExit status: 0 success, 1 runtime error (one line on stderr), 2 usage\n" \
+	"error."
+
+/* argp with the project's exit status for usage errors */
+static inline void bench_parse_args(const struct argp *argp, int argc,
+				    char **argv, void *input)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	argp_err_exit_status = 2;
+	if (argp_parse(argp, argc, argv, 0, NULL, input))
+		exit(2);
 }
 
+/* "PROG: message[: strerror(errno)]" on stderr, exit 1 */
 __attribute__((noreturn, format(printf, 2, 3)))
 static inline void bench_die(const char *prog, const char *fmt, ...)
 {
@@ -44,104 +57,99 @@ static inline void bench_die(const char *prog, const char *fmt, ...)
 	exit(1);
 }
 
-/* Parse an unsigned number; exit with a message when it is not one. */
-static inline unsigned long long bench_parse_u(const char *prog,
-					       const char *what,
-					       const char *s)
+/* option OPT's ARG as a whole number in [min, max], else a usage error */
+static inline uint64_t bench_arg_u64(struct argp_state *st, const char *opt,
+				     const char *arg, uint64_t min,
+				     uint64_t max)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v = 0;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end) {
-		errno = 0;
-		bench_die(prog, "bad %s '%s'", what, s);
-	}
+	if (num_u64(arg, 0, min, max, &v))
+		argp_error(st, "bad %s '%s': want a whole number from %llu to %llu",
+			   opt, arg, (unsigned long long)min,
+			   (unsigned long long)max);
 	return v;
 }
 
-static inline double bench_parse_f(const char *prog, const char *what,
-				   const char *s)
+/* a number of seconds above 0 (fractions allowed), else a usage error */
+static inline double bench_arg_secs(struct argp_state *st, const char *opt,
+				    const char *arg)
 {
-	double v;
-	char *end;
+	double v = 0;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v <= 0) {
-		errno = 0;
-		bench_die(prog, "bad %s '%s'", what, s);
-	}
+	if (num_double(arg, 0, 1e6, &v) || v <= 0)
+		argp_error(st, "bad %s '%s': want seconds above 0, at most 1e6",
+			   opt, arg);
 	return v;
 }
 
-static inline void bench_vsock_addr(struct sockaddr_vm *a, unsigned int cid,
-				    unsigned int port)
+/*
+ * The options both socket benchmarks take, an argp child: a program's
+ * parser hands it its struct bench_sock_args at ARGP_KEY_INIT
+ * (st->child_inputs[0]).
+ */
+struct bench_sock_args {
+	unsigned int cid, port;
+	double secs;
+	unsigned long long warmup;
+	int mode;		/* 0 both ends here, 's' server, 'C' client */
+};
+
+static const struct argp_option bench_sock_options[] = {
+	{ "cid", 'c', "CID", 0, "CID the client connects to (default 1, loopback)", 0 },
+	{ "port", 'p', "PORT", 0, "Port", 0 },
+	{ "time", 't', "SECS", 0, "Measure for SECS seconds (default 3)", 0 },
+	{ "warmup", 'w', "N", 0, "Untimed rounds first", 0 },
+	{ "server", 's', NULL, 0, "Only the server end", 1 },
+	{ "client", 'C', NULL, 0, "Only the client end, against CID:PORT", 1 },
+	{ 0 },
+};
+
+/* for any parser: no positional arguments, nothing else known */
+static inline error_t bench_no_args(int key, char *arg, struct argp_state *st)
 {
-	memset(a, 0, sizeof(*a));
-	a->svm_family = AF_VSOCK;
-	a->svm_cid = cid;
-	a->svm_port = port;
+	if (key == ARGP_KEY_ARG)
+		argp_error(st, "no argument expected: '%s'", arg);
+	return ARGP_ERR_UNKNOWN;
 }
 
-/* A listening SOCK_STREAM socket on (VMADDR_CID_ANY, port). */
-static inline int bench_vsock_listen(const char *prog, unsigned int port,
-				     int backlog)
+static inline error_t bench_sock_parse(int key, char *arg,
+				       struct argp_state *st)
 {
-	struct sockaddr_vm a;
-	int fd;
+	struct bench_sock_args *a = st->input;
 
-	fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-	if (fd < 0)
-		bench_die(prog, "socket(AF_VSOCK)");
-	bench_vsock_addr(&a, VMADDR_CID_ANY, port);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		bench_die(prog, "bind(port %u)", port);
-	if (listen(fd, backlog) < 0)
-		bench_die(prog, "listen");
-	return fd;
-}
-
-/* A connected SOCK_STREAM socket, or -1 with errno set. */
-static inline int bench_vsock_connect(unsigned int cid, unsigned int port)
-{
-	struct sockaddr_vm a;
-	int fd, err;
-
-	fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	bench_vsock_addr(&a, cid, port);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
+	switch (key) {
+	case 'c':
+		a->cid = (unsigned int)bench_arg_u64(st, "--cid", arg, 0, UINT32_MAX);
+		break;
+	case 'p':
+		a->port = (unsigned int)bench_arg_u64(st, "--port", arg, 0, UINT32_MAX);
+		break;
+	case 't':
+		a->secs = bench_arg_secs(st, "--time", arg);
+		break;
+	case 'w':
+		a->warmup = bench_arg_u64(st, "--warmup", arg, 0, UINT64_MAX);
+		break;
+	case 's':
+	case 'C':
+		a->mode = key;
+		break;
+	default:
+		return bench_no_args(key, arg, st);
 	}
-	return fd;
+	return 0;
 }
 
-/* read()/write() exactly one byte, retrying on EINTR. 1 = ok, 0 = EOF. */
-static inline int bench_read1(int fd, char *c)
-{
-	ssize_t n;
+static const struct argp bench_sock_argp = {
+	.options = bench_sock_options,
+	.parser = bench_sock_parse,
+};
 
-	do
-		n = read(fd, c, 1);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -1 : (int)n;
-}
-
-static inline int bench_write1(int fd, char c)
-{
-	ssize_t n;
-
-	do
-		n = write(fd, &c, 1);
-	while (n < 0 && errno == EINTR);
-	return n == 1 ? 1 : -1;
-}
+static const struct argp_child bench_sock_children[] = {
+	{ &bench_sock_argp, 0, NULL, 0 },
+	{ 0 },
+};
 
 /*
  * In a forked helper child: die with the parent, so that a failing parent

@@ -9,44 +9,69 @@
  * Output (one line, key=value, for scripts):
  *   memcpy: size_mib=N copies=N best_gbps=X mean_gbps=X
  */
-#include <getopt.h>
-
 #include "bench_common.h"
 
 #define PROG "memcpy_bw"
 
-static void usage(void)
+const char *argp_program_version = PROG " " BENCH_VERSION;
+
+static const char mb_doc[] =
+"Single-core memcpy() bandwidth on buffers much larger than the caches:\n"
+"copies a --size MiB buffer into another one for --time seconds and prints\n"
+"one line: size_mib copies best_gbps mean_gbps (10^9 bytes copied per\n"
+"second).\n"
+"\vExamples:\n"
+"  memcpy_bw                   128 MiB for 2 s\n"
+"  memcpy_bw --size 512 --time 5\n"
+BENCH_EXIT_STATUS;
+
+static const struct argp_option mb_options[] = {
+	{ "size", 's', "MiB", 0, "Buffer size in MiB (default 128)", 0 },
+	{ "time", 't', "SECS", 0, "Copy for SECS seconds (default 2)", 0 },
+	{ 0 },
+};
+
+struct mb_args {
+	unsigned long long mib;
+	double secs;
+};
+
+static error_t mb_parse_opt(int key, char *arg, struct argp_state *st)
 {
-	fprintf(stderr,
-		"Usage: " PROG " [-s|--size MiB (default 128)] [-t|--time SECS (default 2)]\n");
-	exit(2);
+	struct mb_args *a = st->input;
+
+	switch (key) {
+	case 's':
+		a->mib = bench_arg_u64(st, "--size", arg, 1, 1u << 20);
+		break;
+	case 't':
+		a->secs = bench_arg_secs(st, "--time", arg);
+		break;
+	default:
+		return bench_no_args(key, arg, st);
+	}
+	return 0;
 }
+
+static const struct argp mb_argp = {
+	.options = mb_options,
+	.parser = mb_parse_opt,
+	.doc = mb_doc,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "time", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long long mib = 128, copies = 0;
+	struct mb_args a = { .mib = 128, .secs = 2 };
+	unsigned long long mib, copies = 0;
 	uint64_t t0, t1, start, best = UINT64_MAX;
 	volatile unsigned char sink;
 	unsigned char *src, *dst;
-	double secs = 2;
+	double secs;
 	size_t size;
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:t:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's': mib = bench_parse_u(PROG, "size", optarg); break;
-		case 't': secs = bench_parse_f(PROG, "time", optarg); break;
-		default: usage();
-		}
-	}
-	if (optind != argc || !mib)
-		usage();
+	bench_parse_args(&mb_argp, argc, argv, &a);
+	mib = a.mib;
+	secs = a.secs;
 	size = (size_t)mib << 20;
 
 	src = malloc(size);
@@ -57,12 +82,12 @@ int main(int argc, char **argv)
 	memset(src, 0x5a, size);
 	memset(dst, 0xa5, size);
 
-	start = bench_now_ns();
+	start = vu_now_ns();
 	do {
 		src[copies % size] = (unsigned char)copies;
-		t0 = bench_now_ns();
+		t0 = vu_now_ns();
 		memcpy(dst, src, size);
-		t1 = bench_now_ns();
+		t1 = vu_now_ns();
 		sink = dst[copies % size];
 		(void)sink;
 		if (t1 - t0 < best)

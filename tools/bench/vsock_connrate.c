@@ -12,26 +12,63 @@
  *   connrate: cycles=N failures=N secs=X conn_per_s=X mean_us=X ok_per_s=X
  * (ok_per_s: cycles per second over the time not spent in failed cycles)
  */
-#include <getopt.h>
 #include <sys/wait.h>
 
 #include "bench_common.h"
 
 #define PROG "vsock_connrate"
 
-static void usage(void)
+const char *argp_program_version = PROG " " BENCH_VERSION;
+
+static const char cr_doc[] =
+"AF_VSOCK SOCK_STREAM connection set-up and tear-down rate: socket() +\n"
+"connect() on the client, accept() + close() on the server, the client\n"
+"sees EOF and closes, back to back; prints one line: cycles failures secs\n"
+"conn_per_s mean_us ok_per_s. By default the server is a forked child and\n"
+"the client connects to CID 1 (loopback); --server (accept and close,\n"
+"forever) and --client split the two ends. Defaults: --port 5202, --time 3,\n"
+"--warmup 20 (cycles).\n"
+"\vExamples:\n"
+"  vsock_connrate                       both ends here, loopback, 3 s\n"
+"  vsock_connrate --time 1 --port 6000\n"
+"  vsock_connrate --server --port 5202  accept and close, forever\n"
+"  vsock_connrate --client --cid 3 --max-fail 0\n"
+"                                       against CID 3, stop at a failure\n"
+BENCH_EXIT_STATUS;
+
+static const struct argp_option cr_options[] = {
+	{ "max-fail", 'f', "N", 0, "Give up after N failed cycles (default 5)", 0 },
+	{ 0 },
+};
+
+struct cr_args {
+	struct bench_sock_args sock;
+	unsigned long max_fail;
+};
+
+static error_t cr_parse_opt(int key, char *arg, struct argp_state *st)
 {
-	fprintf(stderr,
-		"Usage: " PROG " [options]\n"
-		"  -c, --cid CID        server CID for the client (default 1, loopback)\n"
-		"  -p, --port PORT      port (default 5202)\n"
-		"  -t, --time SECS      run for SECS seconds (default 3)\n"
-		"  -w, --warmup N       untimed cycles first (default 20)\n"
-		"  -f, --max-fail N     give up after N failed cycles (default 5)\n"
-		"  -s, --server         only accept and close, forever\n"
-		"  -C, --client         only run the client against CID:PORT\n");
-	exit(2);
+	struct cr_args *a = st->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = &a->sock;
+		break;
+	case 'f':
+		a->max_fail = bench_arg_u64(st, "--max-fail", arg, 0, ULONG_MAX);
+		break;
+	default:
+		return bench_no_args(key, arg, st);
+	}
+	return 0;
 }
+
+static const struct argp cr_argp = {
+	.options = cr_options,
+	.parser = cr_parse_opt,
+	.doc = cr_doc,
+	.children = bench_sock_children,
+};
 
 static void accept_loop(int lfd)
 {
@@ -54,11 +91,11 @@ static int cycle(unsigned int cid, unsigned int port)
 	char c;
 	int fd, r;
 
-	fd = bench_vsock_connect(cid, port);
+	fd = vconnect_to(SOCK_STREAM, cid, port, 0);
 	if (fd < 0)
 		return -1;
 	/* Wait for the server's accept() + close(): EOF (or a reset). */
-	r = bench_read1(fd, &c);
+	r = (int)recv_all(fd, &c, 1, 0);
 	if (r < 0 && errno != ECONNRESET) {
 		r = errno;
 		close(fd);
@@ -87,13 +124,13 @@ static int run_client(unsigned int cid, unsigned int port, double secs,
 		}
 	}
 
-	t0 = bench_now_ns();
+	t0 = vu_now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
 	now = t0;
 	do {
 		c0 = now;
 		if (cycle(cid, port) < 0) {
-			fail_ns += bench_now_ns() - c0;
+			fail_ns += vu_now_ns() - c0;
 			/* Reported, counted, not fatal (unless it persists). */
 			fprintf(stderr, PROG ": cycle %llu: connect(%u:%u): %s\n",
 				n + fails, cid, port, strerror(errno));
@@ -104,7 +141,7 @@ static int run_client(unsigned int cid, unsigned int port, double secs,
 		} else {
 			n++;
 		}
-		now = bench_now_ns();
+		now = vu_now_ns();
 	} while (now < end);
 
 	/* failures= counts warm-up ones too; timed ones cost time, add no cycle */
@@ -118,42 +155,24 @@ static int run_client(unsigned int cid, unsigned int port, double secs,
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "cid", required_argument, NULL, 'c' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "time", required_argument, NULL, 't' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "max-fail", required_argument, NULL, 'f' },
-		{ "server", no_argument, NULL, 's' },
-		{ "client", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct cr_args a = {
+		.sock = { .cid = VMADDR_CID_LOCAL, .port = 5202, .warmup = 20,
+			  .secs = 3 },
+		.max_fail = 5,
 	};
-	unsigned int cid = VMADDR_CID_LOCAL, port = 5202;
-	unsigned long warmup = 20, max_fail = 5;
-	int mode = 0, opt, lfd, rc, status;
-	double secs = 3;
+	int lfd, rc, status;
 	pid_t pid, parent;
 
-	while ((opt = getopt_long(argc, argv, "c:p:t:w:f:sCh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': cid = bench_parse_u(PROG, "CID", optarg); break;
-		case 'p': port = bench_parse_u(PROG, "port", optarg); break;
-		case 't': secs = bench_parse_f(PROG, "time", optarg); break;
-		case 'w': warmup = bench_parse_u(PROG, "warm-up count", optarg); break;
-		case 'f': max_fail = bench_parse_u(PROG, "failure count", optarg); break;
-		case 's': case 'C': mode = opt; break;
-		default: usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	bench_parse_args(&cr_argp, argc, argv, &a);
 
-	if (mode == 'C')
-		return run_client(cid, port, secs, warmup, max_fail);
+	if (a.sock.mode == 'C')
+		return run_client(a.sock.cid, a.sock.port, a.sock.secs,
+				  a.sock.warmup, a.max_fail);
 
-	lfd = bench_vsock_listen(PROG, port, 128);
-	if (mode == 's')
+	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, a.sock.port, 128);
+	if (lfd < 0)
+		bench_die(PROG, "listen(port %u)", a.sock.port);
+	if (a.sock.mode == 's')
 		accept_loop(lfd);
 
 	fflush(stdout);
@@ -166,7 +185,8 @@ int main(int argc, char **argv)
 		accept_loop(lfd);
 	}
 	close(lfd);
-	rc = run_client(cid, port, secs, warmup, max_fail);
+	rc = run_client(a.sock.cid, a.sock.port, a.sock.secs, a.sock.warmup,
+			a.max_fail);
 	kill(pid, SIGTERM);
 	if (waitpid(pid, &status, 0) < 0)
 		bench_die(PROG, "waitpid");

@@ -10,7 +10,6 @@
  * Output (one line, key=value, for scripts):
  *   pingpong: iters=N mean_us=X p50_us=X p99_us=X min_us=X max_us=X
  */
-#include <getopt.h>
 #include <sys/wait.h>
 
 #include "bench_common.h"
@@ -18,19 +17,56 @@
 #define PROG "vsock_pingpong"
 #define MAX_SAMPLES (4u * 1000 * 1000)
 
-static void usage(void)
+const char *argp_program_version = PROG " " BENCH_VERSION;
+
+static const char pp_doc[] =
+"1-byte request/response round trips over an AF_VSOCK SOCK_STREAM\n"
+"connection; prints one line: iters=N mean_us p50_us p99_us min_us max_us.\n"
+"By default a forked child connects to CID 1 (loopback) and echoes;\n"
+"--server (echo one connection, no measuring) and --client split the two\n"
+"ends. Defaults: --port 5201, --time 3, --warmup 200 (round trips).\n"
+"\vExamples:\n"
+"  vsock_pingpong                       both ends here, loopback, 3 s\n"
+"  vsock_pingpong --time 1 --port 6000\n"
+"  vsock_pingpong --iters 1 --warmup 0  one round trip\n"
+"  vsock_pingpong --server --port 5201  echo one connection (the guest)\n"
+"  vsock_pingpong --client --cid 3 --port 5201\n"
+"                                       measure against CID 3's echo\n"
+BENCH_EXIT_STATUS;
+
+static const struct argp_option pp_options[] = {
+	{ "iters", 'n', "N", 0, "Stop after N round trips (default: time only)", 0 },
+	{ 0 },
+};
+
+struct pp_args {
+	struct bench_sock_args sock;
+	unsigned long long iters;
+};
+
+static error_t pp_parse_opt(int key, char *arg, struct argp_state *st)
 {
-	fprintf(stderr,
-		"Usage: " PROG " [options]\n"
-		"  -c, --cid CID        peer CID for the client (default 1, loopback)\n"
-		"  -p, --port PORT      port (default 5201)\n"
-		"  -t, --time SECS      measure for SECS seconds (default 3)\n"
-		"  -n, --iters N        stop after N round trips (default: time only)\n"
-		"  -w, --warmup N       untimed round trips first (default 200)\n"
-		"  -s, --server         only echo (one connection), no measuring\n"
-		"  -C, --client         only connect to CID:PORT and measure\n");
-	exit(2);
+	struct pp_args *a = st->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = &a->sock;
+		break;
+	case 'n':
+		a->iters = bench_arg_u64(st, "--iters", arg, 0, UINT64_MAX);
+		break;
+	default:
+		return bench_no_args(key, arg, st);
+	}
+	return 0;
 }
+
+static const struct argp pp_argp = {
+	.options = pp_options,
+	.parser = pp_parse_opt,
+	.doc = pp_doc,
+	.children = bench_sock_children,
+};
 
 /* Echo bytes until EOF. */
 static int echo_loop(int fd)
@@ -39,10 +75,10 @@ static int echo_loop(int fd)
 	int r;
 
 	for (;;) {
-		r = bench_read1(fd, &c);
+		r = (int)recv_all(fd, &c, 1, 0);
 		if (r == 0)
 			return 0;
-		if (r < 0 || bench_write1(fd, c) < 0)
+		if (r < 0 || send_all(fd, &c, 1, 0) != 1)
 			return -1;
 	}
 }
@@ -69,22 +105,22 @@ static int measure(int fd, double secs, unsigned long long iters,
 		bench_die(PROG, "malloc");
 
 	for (i = 0; i < warmup; i++) {
-		if (bench_write1(fd, c) < 0 || bench_read1(fd, &c) != 1)
+		if (send_all(fd, &c, 1, 0) != 1 || recv_all(fd, &c, 1, 0) != 1)
 			bench_die(PROG, "warm-up round trip");
 	}
 
-	end = bench_now_ns() + (uint64_t)(secs * 1e9);
-	t0 = bench_now_ns();
+	end = vu_now_ns() + (uint64_t)(secs * 1e9);
+	t0 = vu_now_ns();
 	while (n < cap) {
-		if (bench_write1(fd, c) < 0)
+		if (send_all(fd, &c, 1, 0) != 1)
 			bench_die(PROG, "write");
-		r = bench_read1(fd, &c);
+		r = (int)recv_all(fd, &c, 1, 0);
 		if (r != 1) {
 			if (r == 0)
 				errno = 0;
 			bench_die(PROG, r ? "read" : "read: peer closed");
 		}
-		t1 = bench_now_ns();
+		t1 = vu_now_ns();
 		s[n++] = t1 - t0;
 		sum += t1 - t0;
 		t0 = t1;
@@ -102,49 +138,31 @@ static int measure(int fd, double secs, unsigned long long iters,
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "cid", required_argument, NULL, 'c' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "time", required_argument, NULL, 't' },
-		{ "iters", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "server", no_argument, NULL, 's' },
-		{ "client", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct pp_args a = {
+		.sock = { .cid = VMADDR_CID_LOCAL, .port = 5201, .warmup = 200,
+			  .secs = 3 },
 	};
-	unsigned int cid = VMADDR_CID_LOCAL, port = 5201;
-	unsigned long long iters = 0, warmup = 200;
-	int mode = 0; /* 0 both, 's' server, 'C' client */
-	double secs = 3;
-	int opt, lfd, fd, status, rc;
+	unsigned int cid, port;
+	int lfd, fd, status, rc;
 	pid_t pid, parent;
 
-	while ((opt = getopt_long(argc, argv, "c:p:t:n:w:sCh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': cid = bench_parse_u(PROG, "CID", optarg); break;
-		case 'p': port = bench_parse_u(PROG, "port", optarg); break;
-		case 't': secs = bench_parse_f(PROG, "time", optarg); break;
-		case 'n': iters = bench_parse_u(PROG, "iteration count", optarg); break;
-		case 'w': warmup = bench_parse_u(PROG, "warm-up count", optarg); break;
-		case 's': case 'C': mode = opt; break;
-		default: usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	bench_parse_args(&pp_argp, argc, argv, &a);
+	cid = a.sock.cid;
+	port = a.sock.port;
 
-	if (mode == 'C') {
-		fd = bench_vsock_connect(cid, port);
+	if (a.sock.mode == 'C') {
+		fd = vconnect_to(SOCK_STREAM, cid, port, 0);
 		if (fd < 0)
 			bench_die(PROG, "connect(%u:%u)", cid, port);
-		rc = measure(fd, secs, iters, warmup);
+		rc = measure(fd, a.sock.secs, a.iters, a.sock.warmup);
 		close(fd);
 		return rc;
 	}
 
-	lfd = bench_vsock_listen(PROG, port, 1);
-	if (mode == 's') {
+	lfd = vlistener(SOCK_STREAM, VMADDR_CID_ANY, port, 1);
+	if (lfd < 0)
+		bench_die(PROG, "listen(port %u)", port);
+	if (a.sock.mode == 's') {
 		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			bench_die(PROG, "accept");
@@ -163,7 +181,7 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		bench_child_init(parent);
 		close(lfd);
-		fd = bench_vsock_connect(cid, port);
+		fd = vconnect_to(SOCK_STREAM, cid, port, 0);
 		if (fd < 0)
 			bench_die(PROG, "child: connect(%u:%u)", cid, port);
 		rc = echo_loop(fd);
@@ -176,7 +194,7 @@ int main(int argc, char **argv)
 		bench_die(PROG, "accept");
 	}
 	close(lfd);
-	rc = measure(fd, secs, iters, warmup);
+	rc = measure(fd, a.sock.secs, a.iters, a.sock.warmup);
 	close(fd);
 	if (waitpid(pid, &status, 0) < 0)
 		bench_die(PROG, "waitpid");
