@@ -29,7 +29,8 @@ for s in selftests/suites.d/[0-9][0-9]-*.sh; do
 	name=$(basename "$s" .sh)
 	if [ -n "${CHECK_SUITES:-}" ] && [[ $name != 00-* ]]; then
 		keep=0
-		for g in ${CHECK_SUITES//,/ }; do
+		IFS=', ' read -r -a globs <<<"$CHECK_SUITES"
+		for g in "${globs[@]}"; do
 			# shellcheck disable=SC2053 # glob match intended
 			[[ $name == $g ]] && keep=1
 		done

@@ -73,24 +73,27 @@ run_vm() { # CHECK_SUITES value for this VM (comma list), or empty
 }
 
 # The suites the last VM planned (its "# mvsock-suites:" line) that
-# printed no result line, as a comma list.
-unfinished() {
-	tr -d '\r' <"$LOG" | awk '
-		/^# mvsock-suites: / { n = 0; delete done
+# printed no result line, as a comma list; when no VM got as far as that
+# line (a crash at boot), what was asked for: $1, or "*" for every suite.
+unfinished() { # requested
+	tr -d '\r' <"$LOG" | awk -v req="${1:-*}" '
+		/^# mvsock-suites: / { n = 0; seen = 1; delete done
 			for (i = 3; i <= NF; i++) want[++n] = $i; next }
 		/^(not )?ok [0-9]+ - / { s = $0; sub(/^(not )?ok [0-9]+ - /, "", s)
 			sub(/ .*/, "", s); done[s] = 1 }
-		END { for (i = 1; i <= n; i++) if (!(want[i] in done)) out = out (out ? "," : "") want[i]
+		END { if (!seen) { print req; exit }
+			for (i = 1; i <= n; i++) if (!(want[i] in done)) out = out (out ? "," : "") want[i]
 			print out }'
 }
 
 suites=${CHECK_SUITES:-}
-run_vm "${suites//[[:space:]]/,}"
+suites=${suites//[[:space:]]/,}
+run_vm "$suites"
 vmrc=$?
 retries=${CHECK_VM_RETRIES:-1}
 while [ "$vmrc" = 121 ] && [ "$retries" -gt 0 ] &&
 	why=$(selftests/vm/emu-crash.sh "$ROOT/build/vm/last-dmesg.txt") &&
-	left=$(unfinished) && [ -n "$left" ]; do
+	left=$(unfinished "$suites") && [ -n "$left" ]; do
 	retries=$((retries - 1))
 	n=$(find "$LOGDIR" -maxdepth 1 -name 'emu-crash-*.txt' | wc -l)
 	cp "$ROOT/build/vm/last-dmesg.txt" "$LOGDIR/emu-crash-$((n + 1)).txt"

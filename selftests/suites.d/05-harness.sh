@@ -16,7 +16,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 echo "KTAP version 1"
-echo "1..10"
+echo "1..11"
 
 classify() { # fixture want-status want-regex
 	local out rc
@@ -49,6 +49,11 @@ cat >"$T/selftests/vm/run.sh" <<'STUB'
 T=$(cd "$(dirname "$0")/../.." && pwd)
 for kv in $VM_ENV; do export "${kv?}"; done
 echo "${CHECK_SUITES:-all}" >>"$T/vms"
+if [ -n "${BOOT_CRASH:-}" ] && [ ! -e "$T/booted" ]; then
+	touch "$T/booted"
+	cp "$CRASH_LOG" "$T/build/vm/last-dmesg.txt"
+	exit 121
+fi
 "$T/selftests/guest-check.sh" >"$T/out" 2>&1
 st=$?
 if grep -q CRASH "$T/out"; then
@@ -74,7 +79,7 @@ chmod +x "$T"/selftests/*.sh "$T"/selftests/*/*.sh
 
 check_run() { # description crash-log crashes want-status want-vms want-last [A2]
 	local rc ok=0
-	rm -f "$T/vms" "$T/crashed"
+	rm -f "$T/vms" "$T/crashed" "$T/booted"
 	CRASH_LOG=$DATA/$2 CRASHES=$3 A2=${7:-} CHECK_SUITES='' CHECK_VM_RETRIES='' \
 		VM_ENV='' "$T/selftests/run-check.sh" >"$W/out" 2>&1
 	rc=$?
@@ -99,4 +104,6 @@ check_run "an ordinary oops: no new VM, the run fails" \
 	oops-plain.log 1 1 "all" "4 passed, 3 failed"
 check_run "an emulator crash in the new VM too: one retry only, the run fails" \
 	int3-stale.log 2 1 "all 20-b,30-c" "4 passed, 3 failed"
+BOOT_CRASH=1 check_run "stale int3 at boot, before any suite: a new VM runs every suite" \
+	int3-stale.log 0 0 "all *" "7 passed, 0 failed"
 exit "$fail"
