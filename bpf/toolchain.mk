@@ -54,8 +54,11 @@ BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 	-I$(BPF_BUILD) -isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf
+# the project's version, for every program's --version (tools/lib/mvsock_cli.h)
+MVSOCK_VERSION := $(shell git -C $(MVSOCK_ROOT) describe --always --dirty 2>/dev/null || echo unknown)
 BPF_APP_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror \
-	-isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf -I$(MVSOCK_ROOT)/include/uapi
+	-isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf -I$(MVSOCK_ROOT)/include/uapi \
+	-DMVSOCK_VERSION='"$(MVSOCK_VERSION)"'
 BPF_APP_LDLIBS := $(LIBBPF_A) -lelf -lz
 
 ifeq ($(V),1)
