@@ -9,8 +9,9 @@
  * attaches it as the mvsock_bpf_ops set (mvsock.ko must be loaded; only
  * one set may be attached) and prints every refused request as
  * "deny cid CID port PORT (from port P, device D)" until SIGINT or
- * SIGTERM, then detaches. -v prints libbpf's log.
+ * SIGTERM, then detaches. -v prints libbpf's log; --help, --version.
  */
+#define _GNU_SOURCE		/* strchrnul */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,44 +24,60 @@
 #include "loader.h"
 #include "host_policy.h"
 #include "host_policy.skel.h"
+#include "../tools/lib/num.h"
 
-static int parse_u32(const char *s, char **end, __u32 *out)
-{
-	unsigned long v;
+static const char hp_doc[] =
+"Let each guest CID reach only the listed host ports (a mvsock_bpf_ops\n"
+"set, attached until SIGINT or SIGTERM); prints each refused request.\n"
+"\vExamples:\n"
+"  host_policy 3:1234,1235 4:22  CID 3 may reach ports 1234 and 1235,\n"
+"                                CID 4 port 22, nothing else\n"
+"  host_policy -v 3:1234         the same for one port, with libbpf's log\n"
+"\n"
+CLI_EXIT_DOC;
 
-	errno = 0;
-	v = strtoul(s, end, 10);
-	if (errno || *end == s || v > 0xffffffffUL)
-		return -1;
-	*out = (__u32)v;
-	return 0;
-}
-
-/* "CID:PORT[,PORT...]" -> entries of the allow map */
+/*
+ * "CID:PORT[,PORT...]" -> entries of the allow map (@map_fd < 0: only
+ * check it); -EINVAL: malformed, else 0 or -errno of the map
+ */
 static int add_rule(int map_fd, const char *arg, int *nrules)
 {
+	const char *colon = strchr(arg, ':'), *p, *q;
+	uint64_t cid, port;
 	struct hp_key key;
-	const char *p;
-	char *end;
 	__u8 one = 1;
 
-	if (parse_u32(arg, &end, &key.cid) || *end != ':')
-		return -1;
-	p = end + 1;
-	for (;;) {
-		if (parse_u32(p, &end, &key.port) || (*end && *end != ','))
-			return -1;
-		if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY)) {
-			fprintf(stderr, "host_policy: cannot add %u:%u: %s\n",
-				key.cid, key.port, strerror(errno));
-			return -2;
+	if (!colon || num_u64n(arg, colon - arg, 10, 0, UINT32_MAX, &cid))
+		return -EINVAL;
+	key.cid = cid;
+	for (p = colon + 1;; p = q + 1) {
+		q = strchrnul(p, ',');
+		if (num_u64n(p, q - p, 10, 0, UINT32_MAX, &port))
+			return -EINVAL;
+		key.port = port;
+		if (map_fd >= 0) {
+			if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
+				return -errno;
+			(*nrules)++;
 		}
-		(*nrules)++;
-		if (!*end)
+		if (!*q)
 			return 0;
-		p = end + 1;
 	}
 }
+
+static int check_rule(const char *arg)
+{
+	int n = 0;
+
+	return add_rule(-1, arg, &n);
+}
+
+static const struct argp hp_argp = {
+	.parser = loader_parse_args,
+	.args_doc = "CID:PORT[,PORT...]...",
+	.doc = hp_doc,
+	.children = cli_children,
+};
 
 static int on_denial(void *ctx, void *data, size_t size)
 {
@@ -76,33 +93,33 @@ static int on_denial(void *ctx, void *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	int i = loader_init(argc, argv, "CID:PORT[,PORT...]...");
+	struct loader_args a = {
+		.what = "rule", .want = "CID:PORT[,PORT...]", .check = check_rule,
+	};
 	struct host_policy_bpf *skel;
 	struct ring_buffer *rb = NULL;
 	struct bpf_link *link = NULL;
-	int nrules = 0, err = 1;
+	int i, nrules = 0, err = 1;
 
+	loader_init(&hp_argp, argc, argv, &a, "host_policy");
 	skel = host_policy_bpf__open_and_load();
-	if (!skel) {
-		loader_load_failed("host_policy");
-		return 1;
-	}
-	for (; i < argc; i++) {
-		int r = add_rule(bpf_map__fd(skel->maps.allow), argv[i], &nrules);
+	if (!skel)
+		return loader_load_failed();
+	for (i = 0; i < a.n; i++) {
+		int r = add_rule(bpf_map__fd(skel->maps.allow), a.v[i], &nrules);
 
-		if (r == -1)
-			fprintf(stderr, "host_policy: bad rule '%s': want CID:PORT[,PORT...]\n",
-				argv[i]);
-		if (r)
+		if (r) {
+			cli_fail("cannot add %s: %s", a.v[i], strerror(-r));
 			goto out;
+		}
 	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.denials), on_denial,
 			      NULL, NULL);
 	if (!rb) {
-		fprintf(stderr, "host_policy: ring buffer: %s\n", strerror(errno));
+		cli_fail("ring buffer: %s", strerror(errno));
 		goto out;
 	}
-	link = loader_attach(skel->maps.host_policy, "host_policy");
+	link = loader_attach(skel->maps.host_policy);
 	if (!link)
 		goto out;
 	printf("attached: %d rules; denials follow (Ctrl-C detaches)\n", nrules);
@@ -110,8 +127,7 @@ int main(int argc, char **argv)
 		int n = ring_buffer__poll(rb, 200);
 
 		if (n < 0 && n != -EINTR) {
-			fprintf(stderr, "host_policy: ring buffer poll: %s\n",
-				strerror(-n));
+			cli_fail("ring buffer poll: %s", strerror(-n));
 			goto out;
 		}
 	}

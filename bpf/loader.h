@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the loaders of bpf/ share: options (-v: libbpf's debug log, -h),
- * libbpf's messages on stderr, SIGINT/SIGTERM as "detach and exit", and
- * attaching a mvsock_bpf_ops set with a clear message when it fails.
+ * What the loaders of bpf/ share: the command line of every mvsock
+ * program (tools/lib/mvsock_cli.h: argp, --help, --version, -v for
+ * libbpf's log, exit 2 on a usage error, one line and exit 1 on a runtime
+ * error), SIGINT/SIGTERM as "detach and exit", and attaching a
+ * mvsock_bpf_ops set with a clear message when it fails.
  * The functions are static inline: a loader uses only what it needs.
  */
 #ifndef MVSOCK_LOADER_H
@@ -10,17 +12,15 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
+#include "../tools/lib/mvsock_cli.h"
+
 static volatile sig_atomic_t loader_stop;
-static bool loader_verbose;
 
 static inline void loader_on_signal(int sig)
 {
@@ -28,64 +28,60 @@ static inline void loader_on_signal(int sig)
 	loader_stop = 1;
 }
 
-static inline int loader_libbpf_print(enum libbpf_print_level level,
-				      const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && !loader_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 /*
- * Options; returns the index of the first argument, or exits (status 0
- * for -h, 2 for a bad option or no argument; @args "[...]": arguments
- * are optional). @extra: the loader's own flags (letters without
- * arguments, NULL: none); the flag at extra[i] sets bit i of *@flags.
+ * A loader's positional arguments: each one a @what in the form @want,
+ * checked by @check (0: good; NULL: any); at least one unless @optional.
  */
-static inline int loader_init_flags(int argc, char **argv, const char *args,
-				    const char *extra, unsigned int *flags)
-{
-	char optstr[32] = "vh";
-	const char *p;
-	int opt;
+struct loader_args {
+	const char *what, *want;
+	int (*check)(const char *arg);
+	bool optional;
+	char **v;		/* after parsing: the @n arguments */
+	int n;
+};
 
-	if (extra)
-		strncat(optstr, extra, sizeof(optstr) - strlen(optstr) - 1);
-	while ((opt = getopt(argc, argv, optstr)) != -1) {
-		if (opt == 'v') {
-			loader_verbose = true;
-			continue;
-		}
-		p = extra && opt != '?' && opt != 'h' ? strchr(extra, opt) : NULL;
-		if (p) {
-			*flags |= 1u << (p - extra);
-			continue;
-		}
-		fprintf(stderr, "usage: %s [-v%s] %s\n", argv[0], extra ? extra : "", args);
-		exit(opt == 'h' ? 0 : 2);
+/* the argp parser of a loader whose input is a struct loader_args */
+static inline error_t loader_parse_args(int key, char *arg, struct argp_state *st)
+{
+	struct loader_args *a = st->input;
+	int i;
+
+	(void)arg;
+	switch (key) {
+	case ARGP_KEY_ARGS:
+		a->v = st->argv + st->next;
+		a->n = st->argc - st->next;
+		for (i = 0; a->check && i < a->n; i++)
+			if (a->check(a->v[i]))
+				argp_error(st, "bad %s '%s': want %s", a->what,
+					   a->v[i], a->want);
+		break;
+	case ARGP_KEY_NO_ARGS:
+		if (!a->optional)
+			argp_error(st, "a %s is needed: %s", a->what, a->want);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
 	}
-	if (optind == argc && args[0] != '[') {
-		fprintf(stderr, "usage: %s [-v%s] %s\n", argv[0], extra ? extra : "", args);
-		exit(2);
-	}
+	return 0;
+}
+
+/* cli_parse(), then stdout line by line (the tests read it live) */
+static inline void loader_init(const struct argp *argp, int argc, char **argv,
+			       void *input, const char *name)
+{
+	cli_parse(argp, argc, argv, input, name);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(loader_libbpf_print);
-	return optind;
 }
 
-static inline int loader_init(int argc, char **argv, const char *args)
+static inline int loader_load_failed(void)
 {
-	return loader_init_flags(argc, argv, args, NULL, NULL);
-}
-
-static inline void loader_load_failed(const char *name)
-{
-	fprintf(stderr, "%s: cannot load the BPF program: %s (is mvsock.ko loaded? -v shows libbpf's log)\n",
-		name, strerror(errno));
+	return cli_fail("cannot load the BPF program: %s (is mvsock.ko loaded? -v shows libbpf's log)",
+			strerror(errno));
 }
 
 /* attach the set in @map; SIGINT/SIGTERM set loader_stop from now on */
-static inline struct bpf_link *loader_attach(struct bpf_map *map, const char *name)
+static inline struct bpf_link *loader_attach(struct bpf_map *map)
 {
 	struct bpf_link *link;
 
@@ -93,8 +89,8 @@ static inline struct bpf_link *loader_attach(struct bpf_map *map, const char *na
 	signal(SIGTERM, loader_on_signal);
 	link = bpf_map__attach_struct_ops(map);
 	if (!link)
-		fprintf(stderr, "%s: cannot attach: %s%s\n", name, strerror(errno),
-			errno == EBUSY ? " (another mvsock_bpf_ops set is attached)" : "");
+		cli_fail("cannot attach: %s%s", strerror(errno),
+			 errno == EBUSY ? " (another mvsock_bpf_ops set is attached)" : "");
 	return link;
 }
 

@@ -11,7 +11,7 @@
  * mvsock_bpf_ops set until SIGINT or SIGTERM, then prints how many
  * connections it routed and detaches. A CID that is no local device's
  * makes the kernel use the default device (docs/bpf.md). -v prints
- * libbpf's log.
+ * libbpf's log; --help, --version.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,57 +26,77 @@
 #include "loader.h"
 #include "route_policy.h"
 #include "route_policy.skel.h"
+#include "../tools/lib/num.h"
+
+static const char rp_doc[] =
+"Send unbound connections to the given host ports through the device of\n"
+"the given local CID (a mvsock_bpf_ops set, attached until SIGINT or\n"
+"SIGTERM); then prints how many connections it routed.\n"
+"\vExamples:\n"
+"  route_policy 1234:5           connect(2, 1234) leaves through the\n"
+"                                device whose CID is 5\n"
+"  route_policy 22:4 80:5        two routes\n"
+"\n"
+CLI_EXIT_DOC;
+
+struct rp_route {
+	__u32 port, cid;
+};
 
 /* "PORT:CID" */
-static int parse_route(const char *arg, __u32 *port, __u32 *cid)
+static int parse_route(const char *arg, struct rp_route *r)
 {
-	unsigned long p, c;
-	char *end;
+	const char *colon = strchr(arg, ':');
+	uint64_t port;
 
-	errno = 0;
-	p = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end != ':' || p > 0xffffffffUL)
-		return -1;
-	arg = end + 1;
-	c = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || c > 0xffffffffUL)
-		return -1;
-	*port = (__u32)p;
-	*cid = (__u32)c;
+	if (!colon || num_u64n(arg, colon - arg, 10, 0, UINT32_MAX, &port) ||
+	    num_u32(colon + 1, 10, 0, UINT32_MAX, &r->cid))
+		return -EINVAL;
+	r->port = port;
 	return 0;
 }
 
+static int check_route(const char *arg)
+{
+	struct rp_route r;
+
+	return parse_route(arg, &r);
+}
+
+static const struct argp rp_argp = {
+	.parser = loader_parse_args,
+	.args_doc = "PORT:CID...",
+	.doc = rp_doc,
+	.children = cli_children,
+};
+
 int main(int argc, char **argv)
 {
-	int i = loader_init(argc, argv, "PORT:CID...");
-	int first = i, err = 1;
+	struct loader_args a = {
+		.what = "route", .want = "PORT:CID", .check = check_route,
+	};
 	struct route_policy_bpf *skel;
 	struct bpf_link *link = NULL;
+	int i, err = 1;
 
+	loader_init(&rp_argp, argc, argv, &a, "route_policy");
 	skel = route_policy_bpf__open_and_load();
-	if (!skel) {
-		loader_load_failed("route_policy");
-		return 1;
-	}
-	for (; i < argc; i++) {
-		__u32 port, cid;
+	if (!skel)
+		return loader_load_failed();
+	for (i = 0; i < a.n; i++) {
+		struct rp_route r;
 
-		if (parse_route(argv[i], &port, &cid)) {
-			fprintf(stderr, "route_policy: bad route '%s': want PORT:CID\n",
-				argv[i]);
-			goto out;
-		}
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.routes), &port,
-					&cid, BPF_ANY)) {
-			fprintf(stderr, "route_policy: cannot add %s: %s\n",
-				argv[i], strerror(errno));
+		parse_route(a.v[i], &r);
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.routes),
+					&r.port, &r.cid, BPF_ANY)) {
+			cli_fail("cannot add %s: %s", a.v[i], strerror(errno));
 			goto out;
 		}
 	}
-	link = loader_attach(skel->maps.route_policy, "route_policy");
+	link = loader_attach(skel->maps.route_policy);
 	if (!link)
 		goto out;
-	printf("attached: %d routes (Ctrl-C detaches)\n", argc - first);
+	printf("attached: %d routes (Ctrl-C detaches)\n", a.n);
 	while (!loader_stop)
 		usleep(100 * 1000);
 	printf("routed %llu connections\n",

@@ -54,8 +54,12 @@ BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 	-I$(BPF_BUILD) -isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf
+# the project's version (scripts/version.sh), for every program's --version
+# (tools/lib/mvsock_cli.h)
+MVSOCK_VERSION := $(shell $(MVSOCK_ROOT)/scripts/version.sh 2>/dev/null || echo unknown)
 BPF_APP_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror \
-	-isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf -I$(MVSOCK_ROOT)/include/uapi
+	-isystem $(LIBBPF_INCLUDE) -I$(MVSOCK_ROOT)/bpf -I$(MVSOCK_ROOT)/include/uapi \
+	-DMVSOCK_VERSION='"$(MVSOCK_VERSION)"'
 BPF_APP_LDLIBS := $(LIBBPF_A) -lelf -lz
 
 # The tools (tools/*/Makefile): static by default, one binary that runs on
@@ -69,8 +73,6 @@ else
 TOOLS_LDFLAGS := -static
 TOOLS_PKG_LIBS = $(shell pkg-config --static --libs $(1) 2>/dev/null)
 endif
-# The project's version (scripts/version.sh), for --version
-MVSOCK_VERSION ?= $(shell $(MVSOCK_ROOT)/scripts/version.sh 2>/dev/null || echo unknown)
 
 ifeq ($(V),1)
   Q :=

@@ -3,7 +3,7 @@
  * tp_count: count the events of the mvsock trace system with BPF (the
  * "all tracepoints with counting programs" case of scripts/bench-hooks.sh).
  *
- * Usage: tp_count [-vc] [EVENT...]
+ * Usage: tp_count [-v] [-c] [EVENT...]
  *
  * Attaches tp_count.bpf.c's counting program to each EVENT, by default to
  * every event in /sys/kernel/tracing/events/mvsock/ (mvsock.ko must be
@@ -14,7 +14,7 @@
  * counts until SIGINT or SIGTERM. Then it prints one line per event,
  * "count EVENT N", and "total N in E events, M missed" (M: runs the kernel
  * skipped because a BPF program was already running on that CPU), and
- * detaches. -v prints libbpf's log.
+ * detaches. -v prints libbpf's log; --help, --version.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +33,46 @@
 #define TP_SYSTEM "mvsock"
 #define TP_DIR "/sys/kernel/tracing/events/" TP_SYSTEM
 
+static const char tc_doc[] =
+"Count the events of the mvsock trace system with a BPF program on each\n"
+"EVENT (default: every event of " TP_DIR "), until SIGINT\n"
+"or SIGTERM; then print the counts.\n"
+"\vExamples:\n"
+"  tp_count                      every mvsock event, raw tracepoint programs\n"
+"  tp_count -c                   the same with classic tracepoint programs\n"
+"  tp_count mvsock_pkt_tx mvsock_pkt_rx\n"
+"                                only these two events\n"
+"\n"
+CLI_EXIT_DOC;
+
+static const struct argp_option tc_options[] = {
+	{ "classic", 'c', NULL, 0, "Classic tracepoint programs (the kernel formats each event's record, as for perf)", 0 },
+	{ 0 },
+};
+
+struct tc_args {
+	struct loader_args events;	/* first: loader_parse_args() reads it */
+	bool classic;
+};
+
+static error_t tc_parse_opt(int key, char *arg, struct argp_state *st)
+{
+	struct tc_args *a = st->input;
+
+	if (key != 'c')
+		return loader_parse_args(key, arg, st);
+	a->classic = true;
+	return 0;
+}
+
+static const struct argp tc_argp = {
+	.options = tc_options,
+	.parser = tc_parse_opt,
+	.args_doc = "[EVENT...]",
+	.doc = tc_doc,
+	.children = cli_children,
+};
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -48,8 +88,8 @@ static int list_events(char ***out)
 
 	d = opendir(TP_DIR);
 	if (!d) {
-		fprintf(stderr, "tp_count: %s: %s (is mvsock.ko loaded, tracefs mounted?)\n",
-			TP_DIR, strerror(errno));
+		cli_fail("%s: %s (is mvsock.ko loaded, tracefs mounted?)",
+			 TP_DIR, strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d))) {
@@ -58,16 +98,12 @@ static int list_events(char ***out)
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
 		more = realloc(names, (n + 1) * sizeof(*names));
-		if (!more) {
-			fprintf(stderr, "tp_count: out of memory\n");
-			exit(1);
-		}
+		if (!more)
+			exit(cli_fail("out of memory"));
 		names = more;
 		names[n] = strdup(de->d_name);
-		if (!names[n++]) {
-			fprintf(stderr, "tp_count: out of memory\n");
-			exit(1);
-		}
+		if (!names[n++])
+			exit(cli_fail("out of memory"));
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), cmp_str);
@@ -104,9 +140,8 @@ static struct bpf_link *attach_one(struct bpf_program *prog, bool classic,
 
 int main(int argc, char **argv)
 {
-	unsigned int flags = 0;
-	int i = loader_init_flags(argc, argv, "[EVENT...]", "c", &flags);
-	bool classic = flags & 1;
+	struct tc_args a = { .events = { .optional = true } };
+	bool classic;
 	struct bpf_link **links = NULL;
 	struct bpf_program *prog;
 	unsigned long long total = 0;
@@ -117,9 +152,11 @@ int main(int argc, char **argv)
 	char **names;
 	__u64 *vals = NULL;
 
-	if (i < argc) {
-		names = argv + i;
-		n = argc - i;
+	loader_init(&tc_argp, argc, argv, &a, "tp_count");
+	classic = a.classic;
+	if (a.events.n) {
+		names = a.events.v;
+		n = a.events.n;
 	} else {
 		n = list_events(&names);
 		if (n < 0)
@@ -135,20 +172,18 @@ int main(int argc, char **argv)
 			skel = NULL;
 		}
 	}
-	if (!skel) {
-		loader_load_failed("tp_count");
-		return 1;
-	}
+	if (!skel)
+		return loader_load_failed();
 	if (n == 0 || n > (int)bpf_map__max_entries(skel->maps.counts)) {
-		fprintf(stderr, "tp_count: %d events: want 1 to %u\n", n,
-			bpf_map__max_entries(skel->maps.counts));
+		cli_fail("%d events: want 1 to %u", n,
+			 bpf_map__max_entries(skel->maps.counts));
 		goto out;
 	}
 	ncpus = libbpf_num_possible_cpus();
 	links = calloc(n, sizeof(*links));
 	vals = calloc(ncpus > 0 ? ncpus : 1, sizeof(*vals));
 	if (ncpus <= 0 || !links || !vals) {
-		fprintf(stderr, "tp_count: cannot size the per-CPU counters\n");
+		cli_fail("cannot size the per-CPU counters");
 		goto out;
 	}
 	signal(SIGINT, loader_on_signal);
@@ -157,8 +192,8 @@ int main(int argc, char **argv)
 	for (k = 0; k < n; k++) {
 		links[k] = attach_one(prog, classic, names[k], k);
 		if (!links[k]) {
-			fprintf(stderr, "tp_count: cannot attach to %s:%s: %s\n",
-				TP_SYSTEM, names[k], strerror(errno));
+			cli_fail("cannot attach to %s:%s: %s",
+				 TP_SYSTEM, names[k], strerror(errno));
 			goto out;
 		}
 	}
@@ -175,7 +210,7 @@ int main(int argc, char **argv)
 		int c;
 
 		if (bpf_map_lookup_elem(fd, &key, vals)) {
-			fprintf(stderr, "tp_count: reading the counts: %s\n", strerror(errno));
+			cli_fail("reading the counts: %s", strerror(errno));
 			goto out;
 		}
 		for (c = 0; c < ncpus; c++)

@@ -58,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../tools/lib/num.h"
+
 #define MAGIC		0xa5
 #define MAX_PAYLOAD	65536
 #define CHUNK		16384
@@ -253,15 +255,22 @@ static void close_all(void)
 			chan_close(&chans[i], false);
 }
 
-static int tcp_listen(uint16_t port)
+/* 127.0.0.1:@port in @a, and a TCP socket for it (-1: none) */
+static int tcp_socket(uint16_t port, struct sockaddr_in *a)
 {
-	struct sockaddr_in a = {
+	*a = (struct sockaddr_in){
 		.sin_family = AF_INET,
 		.sin_port = htons(port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
+	return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+static int tcp_listen(uint16_t port)
+{
+	struct sockaddr_in a;
 	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tcp_socket(port, &a);
 
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
@@ -293,13 +302,9 @@ static bool listen_pending(void)
 /* 0 connected, -1 refused (try again), -2 other error */
 static int tcp_connect(uint16_t port, int *fdp)
 {
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
+	struct sockaddr_in a;
 	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tcp_socket(port, &a);
 
 	if (fd < 0)
 		return -2;
@@ -714,10 +719,18 @@ static void usage(void)
 
 static uint16_t parse_port(const char *s)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
+	uint32_t v;
 
-	if (*end || v < 1 || v > 65535)
+	if (num_u32(s, 10, 1, 65535, &v))
+		usage();
+	return v;
+}
+
+static double parse_secs(const char *s)
+{
+	double v;
+
+	if (num_double(s, 0, 1e9, &v))
 		usage();
 	return v;
 }
@@ -735,7 +748,7 @@ int main(int argc, char **argv)
 			listen_port[nlisten++] = parse_port(optarg);
 			break;
 		case 'b':
-			bind_wait = atof(optarg);
+			bind_wait = parse_secs(optarg);
 			break;
 		case 'x':
 			serve_exec = true;
@@ -747,7 +760,7 @@ int main(int argc, char **argv)
 			ready_file = optarg;
 			break;
 		case 'w':
-			connect_wait = atof(optarg);
+			connect_wait = parse_secs(optarg);
 			break;
 		case 'q':
 			quiet = true;

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "../../tools/vsockctl/rules.h"
+#include "../../tools/lib/num.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define VC_BUF_MAX	(4 << 20)	/* a mutated file is cut here */
@@ -1000,12 +1001,9 @@ static void vc_usage(void)
 
 static unsigned long vc_num_arg(const char *s)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || !*s || *end)
+	if (num_u64(s, 0, 0, ULONG_MAX, &v))
 		vc_usage();
 	return v;
 }

@@ -23,6 +23,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "../../tools/lib/num.h"
+
 #define VC_MAX_PORTS	16
 #define VC_MAX_ERRNO	134
 
@@ -60,29 +62,35 @@ static double vc_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int vc_usage(void)
+{
+	fprintf(stderr, "usage: vc_conn [-t SECS] CID PORT[,PORT...]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static unsigned long counts[VC_MAX_PORTS][VC_MAX_ERRNO];
-	unsigned int ports[VC_MAX_PORTS], n = 0, cid, i;
+	uint32_t ports[VC_MAX_PORTS], cid;
+	unsigned int n = 0, i;
 	char *list, *tok, *save = NULL;
 	double secs = 0, start, end;
 	unsigned long tries;
 	int e;
 
 	if (argc == 5 && !strcmp(argv[1], "-t")) {
-		secs = strtod(argv[2], NULL);
+		if (num_double(argv[2], 0, 1e9, &secs))
+			return vc_usage();
 		argc -= 2;
 		argv += 2;
 	}
-	if (argc != 3) {
-		fprintf(stderr, "usage: vc_conn [-t SECS] CID PORT[,PORT...]\n");
-		return 2;
-	}
-	cid = strtoul(argv[1], NULL, 10);
+	if (argc != 3 || num_u32(argv[1], 10, 0, UINT32_MAX, &cid))
+		return vc_usage();
 	list = strdup(argv[2]);
 	for (tok = strtok_r(list, ",", &save); tok && n < VC_MAX_PORTS;
 	     tok = strtok_r(NULL, ",", &save))
-		ports[n++] = strtoul(tok, NULL, 10);
+		if (num_u32(tok, 10, 0, UINT32_MAX, &ports[n++]))
+			return vc_usage();
 	free(list);
 	signal(SIGTERM, vc_on_signal);
 	signal(SIGINT, vc_on_signal);

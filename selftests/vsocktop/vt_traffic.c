@@ -17,6 +17,7 @@
  * when its part is over; exit 0 on success, 1 with a message otherwise.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "../../tools/lib/num.h"
+
 #define CHUNK (64 * 1024)
 #define STALL_BYTES (1 << 20)
 
@@ -37,6 +40,20 @@ static void die(const char *what)
 {
 	fprintf(stderr, "vt_traffic: %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+#define USAGE "usage: vt_traffic xfer|queue|stall PORT ...\n"
+
+/* a number argument (C's prefixes), else the usage and exit 2 */
+static unsigned long num_arg(const char *s)
+{
+	uint64_t v;
+
+	if (num_u64(s, 0, 0, LONG_MAX, &v)) {
+		fprintf(stderr, "vt_traffic: bad number '%s'\n" USAGE, s);
+		exit(2);
+	}
+	return v;
 }
 
 static void sleep_ms(long ms)
@@ -118,7 +135,7 @@ static int client(unsigned int port, int type)
 {
 	const char *env = getenv("VT_CID");
 	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
-				 .svm_cid = env ? strtoul(env, NULL, 0) : 1,
+				 .svm_cid = env ? num_arg(env) : 1,
 				 .svm_port = port };
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_VSOCK, type, 0);
@@ -134,8 +151,8 @@ static int client(unsigned int port, int type)
 
 static void srv_xfer(int c, char **argv)
 {
-	recv_all(c, strtoul(argv[3], NULL, 0));
-	send_all(c, strtoul(argv[4], NULL, 0),
+	recv_all(c, num_arg(argv[3]));
+	send_all(c, num_arg(argv[4]),
 		 argv[6] && !strcmp(argv[6], "seqpacket") ? SOCK_SEQPACKET : SOCK_STREAM);
 	/* until the client closes */
 	while (recv(c, buf, sizeof(buf), 0) > 0)
@@ -146,9 +163,9 @@ static void srv_xfer(int c, char **argv)
 static void srv_hold(int c, char **argv)
 {
 	if (!strcmp(argv[1], "queue"))
-		sleep_ms(2 * strtol(argv[4], NULL, 0));
+		sleep_ms(2 * num_arg(argv[4]));
 	else
-		sleep_ms(strtol(argv[3], NULL, 0));
+		sleep_ms(num_arg(argv[3]));
 	while (recv(c, buf, sizeof(buf), 0) > 0)
 		;
 }
@@ -173,26 +190,26 @@ int main(int argc, char **argv)
 	int fd, type = SOCK_STREAM;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: vt_traffic xfer|queue|stall PORT ...\n");
+		fputs(USAGE, stderr);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(buf, 0x5a, sizeof(buf));
-	port = strtoul(argv[2], NULL, 0);
+	port = num_arg(argv[2]);
 	if (!strcmp(argv[1], "xfer") && argc >= 6) {
 		if (argc > 6 && !strcmp(argv[6], "seqpacket"))
 			type = SOCK_SEQPACKET;
 		srv = serve(port, type, srv_xfer, argv);
 		fd = client(port, type);
-		send_all(fd, strtoul(argv[3], NULL, 0), type);
-		recv_all(fd, strtoul(argv[4], NULL, 0));
-		return finish(srv, fd, strtol(argv[5], NULL, 0));
+		send_all(fd, num_arg(argv[3]), type);
+		recv_all(fd, num_arg(argv[4]));
+		return finish(srv, fd, num_arg(argv[5]));
 	}
 	if (!strcmp(argv[1], "queue") && argc >= 5) {
 		srv = serve(port, type, srv_hold, argv);
 		fd = client(port, type);
-		send_all(fd, strtoul(argv[3], NULL, 0), type);
-		return finish(srv, fd, strtol(argv[4], NULL, 0));
+		send_all(fd, num_arg(argv[3]), type);
+		return finish(srv, fd, num_arg(argv[4]));
 	}
 	if (!strcmp(argv[1], "stall") && argc >= 4) {
 		srv = serve(port, type, srv_hold, argv);
@@ -200,6 +217,6 @@ int main(int argc, char **argv)
 		send_all(fd, STALL_BYTES, type);
 		return finish(srv, fd, 0);
 	}
-	fprintf(stderr, "usage: vt_traffic xfer|queue|stall PORT ...\n");
+	fputs(USAGE, stderr);
 	return 2;
 }

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../lib/mvsock_cli.h"	/* cli_fail(), cli_usage() */
+
 #define VC_MODULE_DIR	"/sys/module/mvsock"
 #define VC_DEVICES_FILE	VC_MODULE_DIR "/parameters/devices"
 #define VC_DEFAULT_FILE	VC_MODULE_DIR "/parameters/default_dev"
@@ -16,20 +18,13 @@
 
 struct vc_opts {
 	bool json;
-	bool verbose;
 	bool follow;		/* policy log -f */
 	bool print;		/* policy check --print */
 };
 
 extern struct vc_opts vc_opt;
 
-/* "vsockctl: " + message on stderr; returns 1 (the runtime error status) */
-int vc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* a usage error found after parsing, as argp words it; returns 2 */
-int vc_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* 0 when mvsock.ko is loaded, else vc_fail()'s 1 */
+/* 0 when mvsock.ko is loaded, else cli_fail()'s 1 */
 int vc_need_module(void);
 
 /* a registry device (one line of VC_DEVICES_FILE) */

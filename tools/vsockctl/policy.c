@@ -53,7 +53,7 @@ static int vc_mount_bpffs(void)
 	if (statfs(VC_BPFFS, &st) == 0 && st.f_type == VC_BPF_FS_MAGIC)
 		return 0;
 	if (mount("bpf", VC_BPFFS, "bpf", 0, "mode=0700"))
-		return vc_fail("cannot mount bpffs on %s: %s", VC_BPFFS, strerror(errno));
+		return cli_fail("cannot mount bpffs on %s: %s", VC_BPFFS, strerror(errno));
 	return 0;
 }
 
@@ -66,18 +66,18 @@ static int vc_lock(int op, bool create)
 	int fd;
 
 	if (create && mkdir(VC_PIN_DIR, 0700) && errno != EEXIST) {
-		vc_fail("cannot create %s: %s", VC_PIN_DIR, strerror(errno));
+		cli_fail("cannot create %s: %s", VC_PIN_DIR, strerror(errno));
 		return -2;
 	}
 	fd = open(VC_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return -1;
 	if (fd < 0) {
-		vc_fail("%s: %s", VC_PIN_DIR, strerror(errno));
+		cli_fail("%s: %s", VC_PIN_DIR, strerror(errno));
 		return -2;
 	}
 	if (flock(fd, op)) {
-		vc_fail("cannot lock %s: %s", VC_PIN_DIR, strerror(errno));
+		cli_fail("cannot lock %s: %s", VC_PIN_DIR, strerror(errno));
 		close(fd);
 		return -2;
 	}
@@ -138,7 +138,7 @@ static int vc_parse_file(const char *file, struct vc_policy *p)
 	if (strcmp(file, "-")) {
 		in = fopen(file, "re");
 		if (!in)
-			return vc_fail("%s: %s", file, strerror(errno));
+			return cli_fail("%s: %s", file, strerror(errno));
 	}
 	/* `via` is checked against the devices only when mvsock is loaded */
 	if (access(VC_MODULE_DIR, F_OK) == 0) {
@@ -190,7 +190,7 @@ static int vc_prepare(const char *file, struct vc_loaded *l)
 	l->c = calloc(1, sizeof(*l->c));
 	l->text = malloc(VC_TEXT_MAX);
 	if (!l->c || !l->text) {
-		vc_fail("out of memory");
+		cli_fail("out of memory");
 		goto err_free;
 	}
 	if (vc_compile(&l->p, file, l->c, err, sizeof(err))) {
@@ -198,7 +198,7 @@ static int vc_prepare(const char *file, struct vc_loaded *l)
 		goto err_free;
 	}
 	if (vc_format(&l->p, l->text, VC_TEXT_MAX) < 0) {
-		vc_fail("%s: the rules in normal form exceed %d bytes", vc_display_name(file),
+		cli_fail("%s: the rules in normal form exceed %d bytes", vc_display_name(file),
 			VC_TEXT_MAX - 1);
 		goto err_free;
 	}
@@ -272,7 +272,7 @@ static int vc_pin_new(int fd, const char *path)
 	snprintf(tmp, sizeof(tmp), "%s_new", path);
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp))
-		return vc_fail("cannot pin %s: %s", tmp, strerror(errno));
+		return cli_fail("cannot pin %s: %s", tmp, strerror(errno));
 	return 0;
 }
 
@@ -299,7 +299,7 @@ static struct vsockctl_bpf *vc_open_load(const struct vc_compiled *c, const char
 	int fd, err;
 
 	if (!skel) {
-		vc_fail("cannot open the BPF object: %s", strerror(errno));
+		cli_fail("cannot open the BPF object: %s", strerror(errno));
 		return NULL;
 	}
 	vc_fill_rodata(skel, c, text, file);
@@ -313,7 +313,7 @@ static struct vsockctl_bpf *vc_open_load(const struct vc_compiled *c, const char
 	}
 	err = vsockctl_bpf__load(skel);
 	if (err) {
-		vc_fail("cannot load the BPF programs: %s (%s)", strerror(-err),
+		cli_fail("cannot load the BPF programs: %s (%s)", strerror(-err),
 			access(VC_BPF_OPS_FILE, F_OK) ? "mvsock.ko lacks BPF support" :
 			"-v shows libbpf's log");
 		vsockctl_bpf__destroy(skel);
@@ -333,12 +333,12 @@ static int vc_attach(struct vsockctl_bpf *skel, bool *replaced)
 	if (*replaced) {
 		link = bpf_link__open(VC_PIN_LINK);
 		if (!link)
-			return vc_fail("cannot open %s: %s", VC_PIN_LINK, strerror(errno));
+			return cli_fail("cannot open %s: %s", VC_PIN_LINK, strerror(errno));
 		err = bpf_link__update_map(link, skel->maps.vsockctl);
 		bpf_link__disconnect(link);
 		bpf_link__destroy(link);
 		if (err)
-			return vc_fail("cannot replace the policy in force: %s", strerror(-err));
+			return cli_fail("cannot replace the policy in force: %s", strerror(-err));
 		return 0;
 	}
 	link = bpf_map__attach_struct_ops(skel->maps.vsockctl);
@@ -346,15 +346,15 @@ static int vc_attach(struct vsockctl_bpf *skel, bool *replaced)
 		err = errno;
 		vc_attached_name(name, sizeof(name));
 		if (err == EBUSY && name[0])
-			return vc_fail("cannot attach: the mvsock_bpf_ops set '%s' of another program is attached",
+			return cli_fail("cannot attach: the mvsock_bpf_ops set '%s' of another program is attached",
 				       name);
-		return vc_fail("cannot attach the policy: %s", strerror(err));
+		return cli_fail("cannot attach the policy: %s", strerror(err));
 	}
 	err = bpf_link__pin(link, VC_PIN_LINK);
 	if (err) {
 		/* destroying the unpinned link detaches it again */
 		bpf_link__destroy(link);
-		return vc_fail("cannot pin %s: %s", VC_PIN_LINK, strerror(-err));
+		return cli_fail("cannot pin %s: %s", VC_PIN_LINK, strerror(-err));
 	}
 	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
@@ -396,7 +396,7 @@ static int vc_policy_load(const char *file)
 	lock = vc_lock(LOCK_EX, true);
 	if (lock < 0) {
 		if (lock == -1)
-			vc_fail("%s: %s", VC_PIN_DIR, strerror(errno));
+			cli_fail("%s: %s", VC_PIN_DIR, strerror(errno));
 		goto out;
 	}
 	ret = vc_install(l.c, l.text, file, &l.p);
@@ -418,14 +418,14 @@ static uint64_t *vc_read_hits(int fd)
 	int cpu;
 
 	if (ncpu < 1) {
-		vc_fail("cannot count the CPUs: %s", strerror(-ncpu));
+		cli_fail("cannot count the CPUs: %s", strerror(-ncpu));
 		return NULL;
 	}
 	sum = calloc(VC_NHITS, sizeof(*sum));
 	v = calloc(ncpu, sizeof(*v));
 	for (k = 0; sum && v && k < VC_NHITS; k++) {
 		if (bpf_map_lookup_elem(fd, &k, v)) {
-			vc_fail("cannot read %s: %s", VC_PIN_HITS, strerror(errno));
+			cli_fail("cannot read %s: %s", VC_PIN_HITS, strerror(errno));
 			free(sum);
 			sum = NULL;
 			break;
@@ -446,17 +446,17 @@ static vc_rodata_t *vc_read_rules(void)
 	int fd = bpf_obj_get(VC_PIN_RULES);
 
 	if (fd < 0) {
-		vc_fail("cannot open %s: %s", VC_PIN_RULES, strerror(errno));
+		cli_fail("cannot open %s: %s", VC_PIN_RULES, strerror(errno));
 		return NULL;
 	}
 	if (bpf_map_get_info_by_fd(fd, &info, &len)) {
-		vc_fail("cannot read %s: %s", VC_PIN_RULES, strerror(errno));
+		cli_fail("cannot read %s: %s", VC_PIN_RULES, strerror(errno));
 	} else if (info.value_size != sizeof(*r)) {
-		vc_fail("the policy in force was loaded by another vsockctl version (vsockctl policy load replaces it)");
+		cli_fail("the policy in force was loaded by another vsockctl version (vsockctl policy load replaces it)");
 	} else {
 		r = malloc(sizeof(*r));
 		if (r && bpf_map_lookup_elem(fd, &key, r)) {
-			vc_fail("cannot read %s: %s", VC_PIN_RULES, strerror(errno));
+			cli_fail("cannot read %s: %s", VC_PIN_RULES, strerror(errno));
 			free(r);
 			r = NULL;
 		}
@@ -573,7 +573,7 @@ static int vc_policy_show(void)
 	r = vc_read_rules();
 	fd = r ? bpf_obj_get(VC_PIN_HITS) : -1;
 	if (r && fd < 0)
-		vc_fail("cannot open %s: %s", VC_PIN_HITS, strerror(errno));
+		cli_fail("cannot open %s: %s", VC_PIN_HITS, strerror(errno));
 	if (fd >= 0) {
 		hits = vc_read_hits(fd);
 		close(fd);
@@ -618,7 +618,7 @@ static int vc_policy_clear(void)
 	/* detach now: dropping the pin alone detaches only when the link is freed */
 	fd = bpf_obj_get(VC_PIN_LINK);
 	if (fd >= 0 && bpf_link_detach(fd) && errno != EOPNOTSUPP && errno != ENOLINK) {
-		vc_fail("cannot detach the policy: %s", strerror(errno));
+		cli_fail("cannot detach the policy: %s", strerror(errno));
 		close(fd);
 		close(lock);
 		return 1;
@@ -738,7 +738,7 @@ static struct ring_buffer *vc_log_open(int *fd)
 		return NULL;
 	rb = ring_buffer__new(*fd, vc_on_denial, NULL, NULL);
 	if (!rb) {
-		vc_fail("cannot read %s: %s", VC_PIN_LOG, strerror(errno));
+		cli_fail("cannot read %s: %s", VC_PIN_LOG, strerror(errno));
 		close(*fd);
 		*fd = -2;
 	}
@@ -769,7 +769,7 @@ static int vc_log_follow(struct ring_buffer *rb, int fd)
 		if (err < 0 && err != -EINTR) {
 			ring_buffer__free(rb);
 			close(fd);
-			return vc_fail("cannot read the log: %s", strerror(-err));
+			return cli_fail("cannot read the log: %s", strerror(-err));
 		}
 		if (err == 0 && vc_log_replaced(fd)) {
 			ring_buffer__free(rb);
@@ -795,7 +795,7 @@ static int vc_policy_log(void)
 	if (!rb) {
 		if (fd == -2)
 			return 1;
-		return vc_fail("no policy loaded (vsockctl policy load FILE)");
+		return cli_fail("no policy loaded (vsockctl policy load FILE)");
 	}
 	if (!vc_opt.json)
 		printf("%-23s %-3s %-21s %-21s %4s %-7s %-12s %7s %s\n", "TIME", "DIR", "LOCAL",
@@ -806,7 +806,7 @@ static int vc_policy_log(void)
 	ring_buffer__free(rb);
 	close(fd);
 	if (err < 0)
-		return vc_fail("cannot read the log: %s", strerror(-err));
+		return cli_fail("cannot read the log: %s", strerror(-err));
 	return 0;
 }
 
@@ -818,9 +818,9 @@ int vc_cmd_policy(int argc, char **argv)
 	bool with_file = sub && (!strcmp(sub, "load") || !strcmp(sub, "check"));
 
 	if (!sub)
-		return vc_usage("policy needs a command: load, show, clear, log or check");
+		return cli_usage("policy needs a command: load, show, clear, log or check");
 	if (with_file ? argc != 3 : argc != 2)
-		return vc_usage("policy %s %s", sub,
+		return cli_usage("policy %s %s", sub,
 				with_file ? "takes one FILE (- for stdin)" : "takes no argument");
 	if (!strcmp(sub, "load"))
 		return vc_policy_load(argv[2]);
@@ -832,5 +832,5 @@ int vc_cmd_policy(int argc, char **argv)
 		return vc_policy_clear();
 	if (!strcmp(sub, "log"))
 		return vc_policy_log();
-	return vc_usage("unknown policy command '%s': want load, show, clear, log or check", sub);
+	return cli_usage("unknown policy command '%s': want load, show, clear, log or check", sub);
 }

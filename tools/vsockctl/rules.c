@@ -22,6 +22,7 @@
 #include <sys/statfs.h>
 
 #include "rules.h"
+#include "../lib/num.h"
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -198,33 +199,18 @@ static void vc_tokenize(struct vc_parser *ps)
  * A decimal number of @len bytes: digits only, no leading zero. Values
  * above UINT32_MAX come back as UINT64_MAX.
  */
-static int vc_parse_num(struct vc_parser *ps, const char *s, size_t len,
-			uint64_t *v)
-{
-	size_t i;
-
-	*v = 0;
-	if (!len || (s[0] == '0' && len > 1))
-		return vc_fail(ps, "bad number %s", vc_qn(ps, s, len));
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return vc_fail(ps, "bad number %s", vc_qn(ps, s, len));
-		if (*v <= UINT32_MAX)
-			*v = *v * 10 + (s[i] - '0');
-	}
-	if (*v > UINT32_MAX)
-		*v = UINT64_MAX;
-	return 0;
-}
-
+/* a decimal number without leading zeros, at most @max */
 static int vc_parse_bounded(struct vc_parser *ps, const char *s, size_t len,
 			    const char *what, uint64_t max, uint32_t *v)
 {
 	uint64_t x;
+	int err = -EINVAL;
 
-	if (vc_parse_num(ps, s, len, &x))
-		return -1;
-	if (x > max)
+	if (len == 1 || (len > 1 && s[0] != '0'))
+		err = num_u64n(s, len, 10, 0, max, &x);
+	if (err == -EINVAL)
+		return vc_fail(ps, "bad number %s", vc_qn(ps, s, len));
+	if (err)
 		return vc_fail(ps, "%s out of range: %s", what, vc_qn(ps, s, len));
 	*v = x;
 	return 0;

@@ -15,15 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
-
 #include "cli.h"
-
-#ifndef VSOCKCTL_VERSION
-#define VSOCKCTL_VERSION "unknown"
-#endif
-
-const char *argp_program_version = "vsockctl " VSOCKCTL_VERSION;
+#include "../lib/num.h"
 
 struct vc_opts vc_opt;
 
@@ -53,8 +46,7 @@ static const char vc_doc[] =
 "  vsockctl policy log -f        denials as they happen (Ctrl-C stops)\n"
 "  vsockctl policy clear\n"
 "\n"
-"Exit status: 0 success, 1 runtime error (one line on stderr), 2 usage\n"
-"error. Rules file errors are reported as FILE:LINE: message.";
+CLI_EXIT_DOC " Rules file errors are reported as FILE:LINE: message.";
 
 enum {
 	OPT_JSON = 256,
@@ -65,7 +57,6 @@ static const struct argp_option vc_options[] = {
 	{ "output", 'o', "FMT", 0, "text (default) or json", 0 },
 	{ "follow", 'f', NULL, 0, "policy log: keep printing denials as they happen", 1 },
 	{ "print", 'p', NULL, 0, "policy check: print the rules in normal form", 1 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's log", 2 },
 	{ 0 },
 };
 
@@ -96,9 +87,6 @@ static error_t vc_parse_opt(int key, char *arg, struct argp_state *st)
 	case 'p':
 		vc_opt.print = true;
 		break;
-	case 'v':
-		vc_opt.verbose = true;
-		break;
 	case ARGP_KEY_ARG:
 		a->words[a->nwords++] = arg;
 		break;
@@ -116,41 +104,14 @@ static const struct argp vc_argp = {
 	.parser = vc_parse_opt,
 	.args_doc = "COMMAND [ARG...]",
 	.doc = vc_doc,
+	.children = cli_children,
 };
-
-/* "vsockctl: MESSAGE" and @tail on stderr */
-static void vc_vmsg(const char *tail, const char *fmt, va_list ap)
-{
-	fputs("vsockctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs(tail, stderr);
-}
-
-int vc_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vc_vmsg("\nTry 'vsockctl --help' for more information.\n", fmt, ap);
-	va_end(ap);
-	return 2;
-}
-
-int vc_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vc_vmsg("\n", fmt, ap);
-	va_end(ap);
-	return 1;
-}
 
 int vc_need_module(void)
 {
 	if (access(VC_MODULE_DIR, F_OK) == 0)
 		return 0;
-	return vc_fail("mvsock is not loaded (%s: %s)", VC_MODULE_DIR, strerror(errno));
+	return cli_fail("mvsock is not loaded (%s: %s)", VC_MODULE_DIR, strerror(errno));
 }
 
 void vc_json_str(const char *s)
@@ -171,6 +132,20 @@ void vc_json_str(const char *s)
 
 /* ---- the device registry ----------------------------------------------- */
 
+/* a registry number; a malformed one leaves *@v alone (0, or -1: none) */
+static void vc_dev_u32(const char *val, uint32_t *v)
+{
+	num_u32(val, 10, 0, UINT32_MAX, v);
+}
+
+static void vc_dev_int(const char *val, int *v)
+{
+	int64_t x;
+
+	if (!num_s64(val, 10, INT32_MIN, INT32_MAX, &x))
+		*v = x;
+}
+
 static void vc_dev_field(struct vc_dev *d, const char *key, const char *val)
 {
 	static const struct {
@@ -187,22 +162,25 @@ static void vc_dev_field(struct vc_dev *d, const char *key, const char *val)
 		{ "rst_sent", offsetof(struct vc_dev, rst_sent) },
 	};
 	size_t i;
+	int dflt = 0;
 
 	if (!strcmp(key, "name"))
 		snprintf(d->name, sizeof(d->name), "%s", val);
 	else if (!strcmp(key, "role"))
 		snprintf(d->role, sizeof(d->role), "%s", val);
 	else if (!strcmp(key, "cid"))
-		d->cid = strtoul(val, NULL, 10);
-	else if (!strcmp(key, "default"))
-		d->is_default = atoi(val) != 0;
-	else if (!strcmp(key, "priority"))
-		d->priority = atoi(val);
+		vc_dev_u32(val, &d->cid);
+	else if (!strcmp(key, "default")) {
+		vc_dev_int(val, &dflt);
+		d->is_default = dflt != 0;
+	} else if (!strcmp(key, "priority"))
+		vc_dev_int(val, &d->priority);
 	else if (!strcmp(key, "state"))
 		snprintf(d->state, sizeof(d->state), "%s", val);
 	for (i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
 		if (!strcmp(key, u64s[i].key))
-			*(uint64_t *)((char *)d + u64s[i].off) = strtoull(val, NULL, 10);
+			num_u64(val, 10, 0, UINT64_MAX,
+				(uint64_t *)((char *)d + u64s[i].off));
 }
 
 /* "id=1 name=virtio1 role=guest cid=3 ..." -> @d; false: not a device */
@@ -220,7 +198,7 @@ static bool vc_dev_parse(char *line, struct vc_dev *d)
 			continue;
 		*eq++ = '\0';
 		if (!strcmp(tok, "id")) {
-			d->id = strtoul(eq, NULL, 10);
+			vc_dev_u32(eq, &d->id);
 			have_id = true;
 		} else {
 			vc_dev_field(d, tok, eq);
@@ -305,12 +283,12 @@ static int vc_cmd_devices(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		return vc_usage("devices takes no argument");
+		return cli_usage("devices takes no argument");
 	if (vc_need_module())
 		return 1;
 	devs = vc_read_devices(&n);
 	if (!devs)
-		return vc_fail("%s: %s", VC_DEVICES_FILE, strerror(errno));
+		return cli_fail("%s: %s", VC_DEVICES_FILE, strerror(errno));
 	if (vc_opt.json) {
 		printf("{\"devices\": [");
 		for (i = 0; i < n; i++) {
@@ -329,31 +307,19 @@ static int vc_cmd_devices(int argc, char **argv)
 
 /* ---- the default device ------------------------------------------------- */
 
-/* whole-string decimal number up to @max */
-static bool vc_number(const char *s, unsigned long long max, unsigned long long *v)
-{
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return false;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return !errno && !*end && *v <= max;
-}
-
 /*
  * DEV (id, cid:N or name) -> index in @devs; -1: no such device, -2: a
  * malformed DEV (the message is printed)
  */
 static int vc_find_dev(const char *arg, const struct vc_dev *devs, unsigned int n)
 {
-	unsigned long long v = 0;
+	uint32_t v = 0;
 	bool by_cid = !strncmp(arg, "cid:", 4);
-	bool by_id = !by_cid && vc_number(arg, 0xffffffffULL, &v);
+	bool by_id = !by_cid && !num_u32(arg, 10, 0, UINT32_MAX, &v);
 	unsigned int i;
 
-	if (by_cid && !vc_number(arg + 4, 0xffffffffULL, &v)) {
-		vc_usage("bad device '%s': want an id, cid:N or a name", arg);
+	if (by_cid && num_u32(arg + 4, 10, 0, UINT32_MAX, &v)) {
+		cli_usage("bad device '%s': want an id, cid:N or a name", arg);
 		return -2;
 	}
 	for (i = 0; i < n; i++) {
@@ -361,7 +327,7 @@ static int vc_find_dev(const char *arg, const struct vc_dev *devs, unsigned int 
 		    by_id ? devs[i].id == v : !strcmp(devs[i].name, arg))
 			return i;
 	}
-	vc_fail("no device %s in the registry (vsockctl devices lists them)", arg);
+	cli_fail("no device %s in the registry (vsockctl devices lists them)", arg);
 	return -1;
 }
 
@@ -373,7 +339,7 @@ static int vc_default_print(bool pinned_note)
 
 	devs = vc_read_devices(&n);
 	if (!devs)
-		return vc_fail("%s: %s", VC_DEVICES_FILE, strerror(errno));
+		return cli_fail("%s: %s", VC_DEVICES_FILE, strerror(errno));
 	for (i = 0; i < n; i++)
 		if (devs[i].is_default)
 			found = i;
@@ -416,7 +382,7 @@ static int vc_cmd_default(int argc, char **argv)
 	int i, err;
 
 	if (argc > 2)
-		return vc_usage("default takes one argument: DEV or auto");
+		return cli_usage("default takes one argument: DEV or auto");
 	if (vc_need_module())
 		return 1;
 	if (argc == 1)
@@ -424,19 +390,19 @@ static int vc_cmd_default(int argc, char **argv)
 	if (!strcmp(argv[1], "auto")) {
 		err = vc_default_write("auto");
 		if (err)
-			return vc_fail("cannot set the default: %s", strerror(-err));
+			return cli_fail("cannot set the default: %s", strerror(-err));
 		return vc_default_print(true);
 	}
 	devs = vc_read_devices(&n);
 	if (!devs)
-		return vc_fail("%s: %s", VC_DEVICES_FILE, strerror(errno));
+		return cli_fail("%s: %s", VC_DEVICES_FILE, strerror(errno));
 	i = vc_find_dev(argv[1], devs, n);
 	if (i < 0) {
 		free(devs);
 		return i == -2 ? 2 : 1;
 	}
 	if (strcmp(devs[i].role, "guest")) {
-		err = vc_fail("device %u (%s) is a %s device: only guest devices can be the default",
+		err = cli_fail("device %u (%s) is a %s device: only guest devices can be the default",
 			      devs[i].id, devs[i].name, devs[i].role);
 		free(devs);
 		return err;
@@ -445,19 +411,11 @@ static int vc_cmd_default(int argc, char **argv)
 	free(devs);
 	err = vc_default_write(val);
 	if (err)
-		return vc_fail("cannot make device %s the default: %s", val, strerror(-err));
+		return cli_fail("cannot make device %s the default: %s", val, strerror(-err));
 	return vc_default_print(false);
 }
 
 /* ---- main ---------------------------------------------------------------- */
-
-static int vc_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!vc_opt.verbose)
-		return 0;
-	(void)level;
-	return vfprintf(stderr, fmt, ap);
-}
 
 /* options that only some commands take */
 static int vc_check_opts(const char *cmd, const char *sub)
@@ -465,9 +423,9 @@ static int vc_check_opts(const char *cmd, const char *sub)
 	bool log = sub && !strcmp(sub, "log"), check = sub && !strcmp(sub, "check");
 
 	if (vc_opt.follow && !log)
-		return vc_usage("--follow is for 'policy log' only");
+		return cli_usage("--follow is for 'policy log' only");
 	if (vc_opt.print && !check)
-		return vc_usage("--print is for 'policy check' only");
+		return cli_usage("--print is for 'policy check' only");
 	(void)cmd;
 	return 0;
 }
@@ -479,12 +437,9 @@ int main(int argc, char **argv)
 	int err;
 
 	if (!a.words)
-		return vc_fail("out of memory");
-	argp_err_exit_status = 2;
-	if (argp_parse(&vc_argp, argc, argv, 0, NULL, &a))
-		return 2;
+		return cli_fail("out of memory");
+	cli_parse(&vc_argp, argc, argv, &a, "vsockctl");
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(vc_libbpf_print);
 	cmd = a.words[0];
 	err = vc_check_opts(cmd, !strcmp(cmd, "policy") ? a.words[1] : NULL);
 	if (err)
@@ -495,5 +450,5 @@ int main(int argc, char **argv)
 		return vc_cmd_default(a.nwords, a.words);
 	if (!strcmp(cmd, "policy"))
 		return vc_cmd_policy(a.nwords, a.words);
-	return vc_usage("unknown command '%s': want devices, default or policy", cmd);
+	return cli_usage("unknown command '%s': want devices, default or policy", cmd);
 }

@@ -31,6 +31,7 @@
 #include "vsocktop.h"
 #include "vsocktop.skel.h"
 #include "collect.h"
+#include "../lib/num.h"
 
 #define VT_DEVICES_FILE	"/sys/module/mvsock/parameters/devices"
 #define VT_CID_ANY	0xffffffffU
@@ -477,6 +478,15 @@ static struct vt_dev *vt_new_dev(struct vt_collector *c, int64_t id)
 	return d;
 }
 
+/* a number of the registry, 0 if malformed */
+static int64_t vt_reg_num(const char *s)
+{
+	int64_t v = 0;
+
+	num_s64(s, 10, INT64_MIN, INT64_MAX, &v);
+	return v;
+}
+
 /* one line of the registry: "id=0 name=loopback role=local cid=1 ..." */
 static void vt_parse_dev_line(struct vt_collector *c, char *line)
 {
@@ -489,7 +499,7 @@ static void vt_parse_dev_line(struct vt_collector *c, char *line)
 			continue;
 		*eq++ = '\0';
 		if (!strcmp(tok, "id"))
-			d = vt_new_dev(c, strtoll(eq, NULL, 10));
+			d = vt_new_dev(c, vt_reg_num(eq));
 		else if (!d)
 			return;
 		else if (!strcmp(tok, "name"))
@@ -497,20 +507,20 @@ static void vt_parse_dev_line(struct vt_collector *c, char *line)
 		else if (!strcmp(tok, "role"))
 			d->role = vt_role(eq);
 		else if (!strcmp(tok, "cid"))
-			d->cid = strtoll(eq, NULL, 10);
+			d->cid = vt_reg_num(eq);
 		else if (!strcmp(tok, "default"))
-			d->is_default = atoi(eq) != 0;
+			d->is_default = vt_reg_num(eq) != 0;
 		else if (!strcmp(tok, "queued"))
-			d->queue_depth = strtoll(eq, NULL, 10);
+			d->queue_depth = vt_reg_num(eq);
 		/* the kernel's counts since registration: vt_fill_dev() */
 		else if (!strcmp(tok, "tx_pkts"))
-			d->tx_pkts_total = strtoll(eq, NULL, 10);
+			d->tx_pkts_total = vt_reg_num(eq);
 		else if (!strcmp(tok, "rx_pkts"))
-			d->rx_pkts_total = strtoll(eq, NULL, 10);
+			d->rx_pkts_total = vt_reg_num(eq);
 		else if (!strcmp(tok, "tx_bytes"))
-			d->tx_bytes_total = strtoll(eq, NULL, 10);
+			d->tx_bytes_total = vt_reg_num(eq);
 		else if (!strcmp(tok, "rx_bytes"))
-			d->rx_bytes_total = strtoll(eq, NULL, 10);
+			d->rx_bytes_total = vt_reg_num(eq);
 	}
 }
 

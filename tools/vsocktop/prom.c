@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "snapshot.h"
+#include "../lib/num.h"
 
 /*
  * Histogram buckets: le = 2^(k+1) ns for slots k = 9..34 (1.024 us to
@@ -419,8 +420,9 @@ static int prom_parse_addr(const char *addr_port, struct sockaddr_storage *ss,
 	const char *hstart = addr_port, *hend;
 	char host[INET6_ADDRSTRLEN];
 	bool v6 = addr_port[0] == '[';
-	unsigned long port = 0;
+	uint32_t port = 0;
 	const char *c;
+	int err;
 
 	if (v6) {
 		hstart++;
@@ -439,13 +441,10 @@ static int prom_parse_addr(const char *addr_port, struct sockaddr_storage *ss,
 	}
 	if (!*c)
 		return prom_bad_addr(addr_port, "no port");
-	for (; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return prom_bad_addr(addr_port, "port is not a number");
-		if (port <= 65535)
-			port = port * 10 + (*c - '0');
-	}
-	if (port < 1 || port > 65535)
+	err = num_u32(c, 10, 1, 65535, &port);
+	if (err == -EINVAL)
+		return prom_bad_addr(addr_port, "port is not a number");
+	if (err)
 		return prom_bad_addr(addr_port, "port out of range 1..65535");
 	if ((size_t)(hend - hstart) >= sizeof(host))
 		return prom_bad_addr(addr_port, v6 ? "not an IPv6 address" :

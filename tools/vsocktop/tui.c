@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "snapshot.h"
+#include "../lib/num.h"
 
 #define TUI_CELL	32	/* one formatted cell, NUL included */
 #define TUI_MAXCOLS	18
@@ -538,21 +539,12 @@ static void tui_resort(struct tui *t)
 /* "any", "*", "-" or -1: no filter; else 0 .. UINT32_MAX */
 static int tui_filter_value(const char *s, int64_t *v)
 {
-	long long n;
-	char *end;
-
 	if (!strcmp(s, "any") || !strcmp(s, "*") || !strcmp(s, "-") ||
 	    !strcmp(s, "-1")) {
 		*v = -1;
 		return 0;
 	}
-	if (*s < '0' || *s > '9')
-		return -1;
-	n = strtoll(s, &end, 10);
-	if (*end || n < 0 || n > UINT32_MAX)
-		return -1;
-	*v = n;
-	return 0;
+	return num_s64(s, 10, 0, UINT32_MAX, v) ? -1 : 0;
 }
 
 /*

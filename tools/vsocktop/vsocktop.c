@@ -25,13 +25,10 @@
 #include "vsocktop.skel.h"
 #include "collect.h"
 #include "snapshot.h"
+#include "../lib/mvsock_cli.h"
+#include "../lib/num.h"
 
-#ifndef VSOCKTOP_VERSION
-#define VSOCKTOP_VERSION "unknown"
-#endif
-
-const char *vt_version = VSOCKTOP_VERSION;
-const char *argp_program_version = "vsocktop " VSOCKTOP_VERSION;
+const char *vt_version = MVSOCK_VERSION;
 
 static const char vt_doc[] =
 "Show vsock devices and connections: traffic, queues, credit, latency.\n"
@@ -51,8 +48,8 @@ static const char vt_doc[] =
 "                                the same metrics for node_exporter's textfile\n"
 "                                collector, rewritten every interval\n"
 "\n"
-"Exit status: 0 success, 1 runtime error, 2 usage error.\n"
-"Sort keys: bytes tx rx queue credit stalls p99 cid port.";
+"Sort keys: bytes tx rx queue credit stalls p99 cid port.\n"
+CLI_EXIT_DOC;
 
 enum {
 	OPT_LISTEN = 256,
@@ -77,14 +74,13 @@ static const struct argp_option vt_options[] = {
 	{ "no-color", OPT_NO_COLOR, NULL, 0, "No colours (also when NO_COLOR is set)", 1 },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus metrics at http://ADDR:PORT/metrics", 2 },
 	{ "textfile", OPT_TEXTFILE, "PATH", 0, "Write Prometheus metrics to PATH each interval", 2 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's log", 3 },
 	{ 0 },
 };
 
 struct vt_args {
 	double interval;
 	long count;
-	bool batch, json, quiet, verbose, no_color;
+	bool batch, json, quiet, no_color;
 	const char *listen, *textfile;
 	struct vt_view view;
 	int npos;
@@ -98,26 +94,13 @@ static void vt_on_signal(int sig)
 	vt_stop = 1;
 }
 
-static bool vt_verbose;
-
-static int vt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!vt_verbose)
-		return 0;
-	(void)level;
-	return vfprintf(stderr, fmt, ap);
-}
-
 /* whole-string numbers in [min, max], else a usage error */
 static double vt_parse_double(struct argp_state *st, const char *opt,
 			      const char *s, double min, double max)
 {
-	char *end;
-	double v;
+	double v = 0;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+	if (num_double(s, min, max, &v))
 		argp_error(st, "bad %s '%s': want a number from %g to %g", opt, s, min, max);
 	return v;
 }
@@ -125,12 +108,9 @@ static double vt_parse_double(struct argp_state *st, const char *opt,
 static long long vt_parse_int(struct argp_state *st, const char *opt, const char *s,
 			      long long min, long long max)
 {
-	char *end;
-	long long v;
+	int64_t v = 0;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (num_s64(s, 10, min, max, &v))
 		argp_error(st, "bad %s '%s': want a whole number from %lld to %lld",
 			   opt, s, min, max);
 	return v;
@@ -199,9 +179,6 @@ static error_t vt_parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "bad --textfile '': want a path");
 		a->textfile = arg;
 		break;
-	case 'v':
-		a->verbose = true;
-		break;
 	case ARGP_KEY_ARG:
 		if (a->npos == 0)
 			a->interval = vt_parse_double(st, "interval", arg, 0.01, 3600);
@@ -222,6 +199,7 @@ static const struct argp vt_argp = {
 	.parser = vt_parse_opt,
 	.args_doc = "[INTERVAL [COUNT]]",
 	.doc = vt_doc,
+	.children = cli_children,
 };
 
 static bool vt_exists(const char *path)
@@ -379,12 +357,8 @@ int main(int argc, char **argv)
 	enum vt_mode mode;
 	int rc;
 
-	argp_err_exit_status = 2;
-	if (argp_parse(&vt_argp, argc, argv, 0, NULL, &vt_args))
-		return 2;
-	vt_verbose = vt_args.verbose;
+	cli_parse(&vt_argp, argc, argv, &vt_args, "vsocktop");
 	vt_args.view.color = !vt_args.no_color && !getenv("NO_COLOR");
-	libbpf_set_print(vt_libbpf_print);
 	if (vt_args.textfile)
 		vt_check_textfile(vt_args.textfile);
 
