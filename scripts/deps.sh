@@ -12,9 +12,11 @@ set -eu
 PACKAGES="linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 qemu-system-x86 busybox-static dwarves libelf-dev zlib1g-dev clang llvm
 iproute2 socat xz-utils python3 linux-perf libncurses-dev pkg-config tmux
-prometheus"
+prometheus dkms debhelper dh-dkms lintian man-db"
 
 # linux-perf is Debian 12's perf (6.1): make perf-demo and suite 72-perf-tool.
+# dkms, debhelper, dh-dkms, lintian: make deb and suite 80-packages (whose
+# VM installs the packages offline: dkms must be on the machine already).
 
 missing=""
 for p in $PACKAGES; do
