@@ -469,6 +469,8 @@ int mvsock_bpf_init(void)
 {
 	int err;
 
+	/* into the module's BTF: programs read the limit from vmlinux.h */
+	BTF_TYPE_EMIT(enum mvsock_bpf_limits);
 	err = register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS,
 					&mvsock_kfunc_set);
 	if (err)

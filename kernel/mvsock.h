@@ -365,8 +365,14 @@ struct mvsock_bpf_ops {
 	char name[16];
 };
 
-/* verdicts beyond the last user-visible errno (EHWPOISON) become -EPERM */
-#define MVSOCK_BPF_ERRNO_MAX	133
+/*
+ * Hook verdicts beyond the last user-visible errno (EHWPOISON) become
+ * -EPERM. An enum, so that BPF programs get it from the module's BTF
+ * (vmlinux.h; bpf/mvsock_bpf.h's MVSOCK_ERRNO_MAX).
+ */
+enum mvsock_bpf_limits {
+	MVSOCK_BPF_ERRNO_MAX = 133,
+};
 
 #if IS_ENABLED(CONFIG_BPF_SYSCALL) && IS_ENABLED(CONFIG_BPF_JIT) && !defined(MVSOCK_NOHOOKS)
 DECLARE_STATIC_KEY_FALSE(mvsock_bpf_active);
