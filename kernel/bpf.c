@@ -9,6 +9,8 @@
  * jump; with programs they run under rcu_read_lock(), and the struct_ops
  * map frees a detached set only after an RCU grace period.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/bpf.h>
 #include <linux/bpf_verifier.h>
 #include <linux/btf.h>
@@ -485,6 +487,6 @@ int mvsock_bpf_init(void)
 	return 0;
 
 err_out:
-	pr_err("mvsock: cannot register the BPF hooks (%d)\n", err);
+	pr_err("cannot register the BPF hooks (%d)\n", err);
 	return err;
 }

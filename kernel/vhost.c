@@ -15,6 +15,8 @@
  * limits, control replies by MVSOCK_VHOST_MAX_REPLIES (when that many
  * wait for rx buffers we stop reading the guest's tx queue).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/miscdevice.h>
 #include <linux/file.h>
@@ -582,7 +584,7 @@ static int __init mvh_init(void)
 
 	err = misc_register(&mvh_misc);
 	if (err) {
-		pr_err("mvsock_vhost: /dev/vhost-vsock is taken (stock vhost_vsock loaded?): %d\n",
+		pr_err("/dev/vhost-vsock is taken (stock vhost_vsock loaded?): %d\n",
 		       err);
 		return err;
 	}

@@ -293,8 +293,8 @@ static void mvg_transport_reset(struct mvg *g)
 	int err = mvsock_dev_set_cid(g->dev, cid);
 
 	if (err)
-		dev_warn(&g->vdev->dev, "mvsock: new CID %u refused (%d)\n",
-			 cid, err);
+		dev_warn(&g->vdev->dev, "new CID %u refused (%d)\n", cid,
+			 err);
 }
 
 static void mvg_event_work(struct work_struct *work)
@@ -437,7 +437,7 @@ static int mvg_probe(struct virtio_device *vdev)
 	mvg_start_queues(g);
 	err = mvsock_dev_register(g->dev);
 	if (err) {
-		dev_err(&vdev->dev, "mvsock: CID %u already in use (%d)\n",
+		dev_err(&vdev->dev, "CID %u already in use (%d)\n",
 			g->dev->cid, err);
 		goto err_reset;
 	}
