@@ -466,6 +466,7 @@ static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 /*
  * Pin the user pages behind @from into @skb's frags (MSG_ZEROCOPY).
  * Stops early when the frags run out; the caller sends what was pinned.
+ * Returns 0 or the pinning's error (-EFAULT, -ENOMEM).
  */
 static int mvsock_zc_fill(struct sk_buff *skb, struct iov_iter *from,
 			  size_t length)
@@ -481,7 +482,7 @@ static int mvsock_zc_fill(struct sk_buff *skb, struct iov_iter *from,
 		got = iov_iter_get_pages2(from, pages, length,
 					  MAX_SKB_FRAGS - frag, &start);
 		if (got <= 0)
-			return got ? -EFAULT : 0;
+			return got;
 		length -= got;
 		skb->len += got;
 		skb->data_len += got;
@@ -513,6 +514,12 @@ static struct sk_buff *mvsock_build_data(struct mvsock_sock *vsk,
 		}
 		*err = mvsock_zc_fill(skb, &msg->msg_iter, *chunk);
 		if (*err || skb->len == MVSOCK_HDR_LEN) {
+			/*
+			 * Pages that cannot be pinned (a bad address, or no
+			 * memory) fail the send with -ENOMEM, as in the stock
+			 * stack, whose skb allocation fails: upstream
+			 * vsock_test expects it for an unmapped buffer.
+			 */
 			kfree_skb(skb);
 			*err = -ENOMEM;
 			return NULL;
