@@ -245,7 +245,7 @@ static int mvsock_connect_start(struct mvsock_sock *vsk,
 	vsk->dev = dev;
 	/* getsockname() keeps the bound CID (ANY if unbound), as stock */
 	vsk->src_cid = vsk->local.svm_cid != VMADDR_CID_ANY ?
-		       vsk->local.svm_cid : mvsock_dev_src_cid(dev);
+		       vsk->local.svm_cid : mvsock_dev_local_cid(dev);
 	vsk->remote.svm_cid = remote->svm_cid;
 	vsk->remote.svm_port = remote->svm_port;
 	vsk->remote.svm_flags = remote->svm_flags;

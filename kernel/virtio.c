@@ -15,7 +15,7 @@
 #include <linux/scatterlist.h>
 #include <linux/workqueue.h>
 
-#include "mvsock.h"
+#include "mvsock_dev.h"
 #include "../include/uapi/linux/mvsock.h"
 
 enum { MVG_RX, MVG_TX, MVG_EVENT, MVG_NVQ };
@@ -425,7 +425,7 @@ static int mvg_probe(struct virtio_device *vdev)
 	if (virtio_has_feature(vdev, MVSOCK_VIRTIO_F_PRIORITY))
 		prio = virtio_cread32(vdev, sizeof(struct virtio_vsock_config));
 	g->dev = mvsock_dev_alloc(dev_name(&vdev->dev), MVSOCK_ROLE_GUEST,
-				  mvg_read_cid(vdev), &mvg_ops, g, THIS_MODULE);
+				  mvg_read_cid(vdev), &mvg_ops, g);
 	if (IS_ERR(g->dev)) {
 		err = PTR_ERR(g->dev);
 		goto err_vqs;
