@@ -12,8 +12,11 @@
 #define MVSOCK_CID_HOST		2U
 /* route: "use the default rules" */
 #define MVSOCK_ROUTE_DEFAULT	MVSOCK_CID_ANY
-/* connect/accept verdicts beyond -MVSOCK_ERRNO_MAX become -EPERM */
-#define MVSOCK_ERRNO_MAX	133
+/*
+ * connect/accept verdicts beyond -MVSOCK_ERRNO_MAX become -EPERM; the
+ * value is mvsock.ko's (enum mvsock_bpf_limits in vmlinux.h)
+ */
+#define MVSOCK_ERRNO_MAX	MVSOCK_BPF_ERRNO_MAX
 
 u32 bpf_mvsock_local_cid(struct sock *sk) __ksym;
 u32 bpf_mvsock_local_port(struct sock *sk) __ksym;

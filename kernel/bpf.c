@@ -9,6 +9,8 @@
  * jump; with programs they run under rcu_read_lock(), and the struct_ops
  * map frees a detached set only after an RCU grace period.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/bpf.h>
 #include <linux/bpf_verifier.h>
 #include <linux/btf.h>
@@ -469,6 +471,8 @@ int mvsock_bpf_init(void)
 {
 	int err;
 
+	/* into the module's BTF: programs read the limit from vmlinux.h */
+	BTF_TYPE_EMIT(enum mvsock_bpf_limits);
 	err = register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS,
 					&mvsock_kfunc_set);
 	if (err)
@@ -483,6 +487,6 @@ int mvsock_bpf_init(void)
 	return 0;
 
 err_out:
-	pr_err("mvsock: cannot register the BPF hooks (%d)\n", err);
+	pr_err("cannot register the BPF hooks (%d)\n", err);
 	return err;
 }

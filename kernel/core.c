@@ -3,6 +3,8 @@
  * mvsock.ko: AF_VSOCK over virtio with several devices per guest.
  * Module entry points, /dev/vsock and the family registration.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
@@ -61,23 +63,23 @@ static int __init mvsock_init(void)
 		return err;
 	err = sock_register(&mvsock_family_ops);
 	if (err) {
-		pr_err("mvsock: AF_VSOCK is already owned by another module (stock vsock?); unload it and blacklist it, see docs/architecture.md\n");
+		pr_err("AF_VSOCK is already owned by another module (stock vsock?); unload it and blacklist it, see docs/architecture.md\n");
 		goto err_proto;
 	}
 	err = misc_register(&mvsock_misc);
 	if (err) {
-		pr_err("mvsock: cannot register /dev/vsock (%d)\n", err);
+		pr_err("cannot register /dev/vsock (%d)\n", err);
 		goto err_sock;
 	}
 	err = mvsock_diag_init();
 	if (err) {
-		pr_err("mvsock: sock_diag for AF_VSOCK already registered (stock vsock_diag?) (%d)\n",
+		pr_err("sock_diag for AF_VSOCK already registered (stock vsock_diag?) (%d)\n",
 		       err);
 		goto err_misc;
 	}
 	/* without module BTF there are no hooks, sockets work all the same */
 	if (mvsock_bpf_init())
-		pr_warn("mvsock: BPF hooks unavailable\n");
+		pr_warn("BPF hooks unavailable\n");
 	return 0;
 
 err_misc:

@@ -18,7 +18,11 @@
 #include "mvsock_trace.h"
 #include "../include/uapi/linux/mvsock.h"
 
-/* mvsock_dev_lock guards mvsock_devs changes and the is_default flags. */
+/*
+ * mvsock_dev_lock guards changes of mvsock_devs (readers walk it under
+ * RCU), every device's is_default flag and CID, and
+ * mvsock_default_pinned.
+ */
 static DEFINE_MUTEX(mvsock_dev_lock);
 static LIST_HEAD(mvsock_devs);
 static DEFINE_IDA(mvsock_dev_ida);
@@ -48,7 +52,7 @@ static void mvsock_dev_release(struct kref *ref)
 
 struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
 				    u32 cid, const struct mvsock_dev_ops *ops,
-				    void *priv, struct module *owner)
+				    void *priv)
 {
 	struct mvsock_dev *dev;
 	int id;
@@ -73,7 +77,6 @@ struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
 	dev->seqpacket = true;
 	dev->ops = ops;
 	dev->priv = priv;
-	dev->owner = owner;
 	strscpy(dev->name, name, sizeof(dev->name));
 	return dev;
 
@@ -146,7 +149,10 @@ static struct mvsock_dev *mvsock_default_locked(void)
 	return NULL;
 }
 
-/* An administrator's choice (sysfs, vsockctl) beats device priorities. */
+/*
+ * An administrator's choice (sysfs, vsockctl) beats device priorities;
+ * mvsock_dev_lock.
+ */
 static bool mvsock_default_pinned;
 
 /*
@@ -180,6 +186,7 @@ int mvsock_dev_register(struct mvsock_dev *dev)
 		trace_mvsock_dev_default(dev);
 	return 0;
 }
+EXPORT_SYMBOL_GPL(mvsock_dev_register);
 
 /*
  * The device's CID changed (virtio TRANSPORT_RESET after migration): its
@@ -218,7 +225,6 @@ int mvsock_dev_get_default_id(void)
 	rcu_read_unlock();
 	return id;
 }
-EXPORT_SYMBOL_GPL(mvsock_dev_register);
 
 /*
  * Removes @dev from routing, then resets every socket that uses it. The
@@ -287,6 +293,23 @@ void mvsock_dev_unpin_default(void)
 }
 EXPORT_SYMBOL_GPL(mvsock_dev_unpin_default);
 
+/*
+ * The CIDs of a device's two ends, by role: the source CID of the
+ * packets we send on @dev ...
+ */
+u32 mvsock_dev_local_cid(const struct mvsock_dev *dev)
+{
+	return dev->role == MVSOCK_ROLE_HOST ? VMADDR_CID_HOST :
+					       READ_ONCE(dev->cid);
+}
+
+/* ... and the CID of its peer (loopback: itself). */
+u32 mvsock_dev_peer_cid(const struct mvsock_dev *dev)
+{
+	return dev->role == MVSOCK_ROLE_GUEST ? VMADDR_CID_HOST :
+						READ_ONCE(dev->cid);
+}
+
 /* Is @cid one of ours (bindable)? */
 bool mvsock_cid_is_local(u32 cid)
 {
@@ -297,8 +320,7 @@ bool mvsock_cid_is_local(u32 cid)
 		return true;
 	rcu_read_lock();
 	list_for_each_entry_rcu(d, &mvsock_devs, node) {
-		if ((d->role == MVSOCK_ROLE_HOST && cid == VMADDR_CID_HOST) ||
-		    (d->role != MVSOCK_ROLE_HOST && cid == d->cid)) {
+		if (cid == mvsock_dev_local_cid(d)) {
 			ret = true;
 			break;
 		}
@@ -317,7 +339,7 @@ u32 mvsock_default_local_cid(void)
 	rcu_read_lock();
 	list_for_each_entry_rcu(d, &mvsock_devs, node) {
 		if (d->role == MVSOCK_ROLE_GUEST && d->is_default)
-			cid = d->cid;
+			cid = mvsock_dev_local_cid(d);
 		host |= d->role == MVSOCK_ROLE_HOST;
 		local |= d->role == MVSOCK_ROLE_LOCAL;
 	}
@@ -329,16 +351,28 @@ u32 mvsock_default_local_cid(void)
 	return cid;
 }
 
-static const char * const mvsock_route_reason[] = {
-	"local", "bound", "default", "host-guest", "no-device", "bpf",
+/* Why mvsock_route() chose a device: the route event's reason. */
+enum mvsock_route_reason {
+	MVSOCK_RR_LOCAL,	/* loopback */
+	MVSOCK_RR_BOUND,	/* the guest device of the bound local CID */
+	MVSOCK_RR_DEFAULT,	/* the default guest device */
+	MVSOCK_RR_HOST_GUEST,	/* the host device of that guest CID */
+	MVSOCK_RR_NO_DEVICE,	/* none: -ENODEV */
+	MVSOCK_RR_BPF,		/* the route program chose the local CID */
 };
 
-#define MVSOCK_ROUTE_NODEV	4
-#define MVSOCK_ROUTE_BPF	5
+static const char * const mvsock_route_reason_name[] = {
+	[MVSOCK_RR_LOCAL] = "local",
+	[MVSOCK_RR_BOUND] = "bound",
+	[MVSOCK_RR_DEFAULT] = "default",
+	[MVSOCK_RR_HOST_GUEST] = "host-guest",
+	[MVSOCK_RR_NO_DEVICE] = "no-device",
+	[MVSOCK_RR_BPF] = "bpf",
+};
 
 /* Pick a device for @remote_cid given @vsk's bound local CID. */
 static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
-					   int *reason)
+					   enum mvsock_route_reason *reason)
 {
 	struct mvsock_dev *d, *def = NULL, *local = NULL, *guest = NULL;
 
@@ -348,13 +382,14 @@ static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
 			local = d;
 			break;
 		case MVSOCK_ROLE_HOST:
-			if (d->cid == remote_cid) {
-				*reason = 3;
+			if (mvsock_dev_peer_cid(d) == remote_cid) {
+				*reason = MVSOCK_RR_HOST_GUEST;
 				return d;
 			}
 			break;
 		case MVSOCK_ROLE_GUEST:
-			if (local_cid != VMADDR_CID_ANY && d->cid == local_cid)
+			if (local_cid != VMADDR_CID_ANY &&
+			    mvsock_dev_local_cid(d) == local_cid)
 				guest = d;
 			if (d->is_default)
 				def = d;
@@ -366,16 +401,16 @@ static struct mvsock_dev *mvsock_route_rcu(u32 local_cid, u32 remote_cid,
 	    (remote_cid == VMADDR_CID_HOST && !def && !guest) ||
 	    (local_cid == VMADDR_CID_LOCAL && local) ||
 	    (remote_cid == local_cid && local)) {
-		*reason = 0;
+		*reason = MVSOCK_RR_LOCAL;
 		return local;
 	}
 	if (guest) {
-		*reason = 1;
+		*reason = MVSOCK_RR_BOUND;
 		return guest;
 	}
-	*reason = 2;
-	if (def && remote_cid == def->cid && local) {
-		*reason = 0;
+	*reason = MVSOCK_RR_DEFAULT;
+	if (def && remote_cid == mvsock_dev_local_cid(def) && local) {
+		*reason = MVSOCK_RR_LOCAL;
 		return local;
 	}
 	/* a guest reaches the host and other CIDs through its device */
@@ -406,8 +441,9 @@ int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		 struct mvsock_dev **out)
 {
 	u32 remote_cid = remote->svm_cid, local_cid = vsk->local.svm_cid;
+	enum mvsock_route_reason reason = MVSOCK_RR_NO_DEVICE;
 	struct mvsock_dev *dev;
-	int reason = MVSOCK_ROUTE_NODEV, bpf;
+	int bpf;
 
 	bpf = mvsock_route_bpf(vsk, remote, &local_cid);
 	rcu_read_lock();
@@ -419,9 +455,10 @@ int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		dev = NULL;
 	rcu_read_unlock();
 	if (dev && bpf == 0)
-		reason = MVSOCK_ROUTE_BPF;
+		reason = MVSOCK_RR_BPF;
 	trace_mvsock_route(&vsk->sk, remote_cid, dev,
-			   mvsock_route_reason[dev ? reason : MVSOCK_ROUTE_NODEV],
+			   mvsock_route_reason_name[dev ? reason :
+						    MVSOCK_RR_NO_DEVICE],
 			   remote->svm_port);
 	if (bpf <= 0)
 		trace_mvsock_policy(&vsk->sk, remote_cid, remote->svm_port,
@@ -433,17 +470,6 @@ int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 	return 0;
 }
 
-/* The source CID our packets carry on @dev. */
-static u32 mvsock_dev_local_cid(struct mvsock_dev *dev)
-{
-	return dev->role == MVSOCK_ROLE_HOST ? VMADDR_CID_HOST : dev->cid;
-}
-
-u32 mvsock_dev_src_cid(struct mvsock_dev *dev)
-{
-	return mvsock_dev_local_cid(dev);
-}
-
 int mvsock_list_cids(void __user *arg)
 {
 	struct mvsock_cid_list hdr;
@@ -453,6 +479,10 @@ int mvsock_list_cids(void __user *arg)
 	u32 n = 0, total = 0;
 	int err = 0;
 
+	/* the uapi's role ids are the registry's roles */
+	BUILD_BUG_ON((int)MVSOCK_ROLE_ID_LOCAL != (int)MVSOCK_ROLE_LOCAL);
+	BUILD_BUG_ON((int)MVSOCK_ROLE_ID_GUEST != (int)MVSOCK_ROLE_GUEST);
+	BUILD_BUG_ON((int)MVSOCK_ROLE_ID_HOST != (int)MVSOCK_ROLE_HOST);
 	if (copy_from_user(&hdr, arg, sizeof(hdr)))
 		return -EFAULT;
 	if (hdr.reserved)
@@ -469,8 +499,8 @@ int mvsock_list_cids(void __user *arg)
 		e.dev_id = d->id;
 		e.role = d->role;
 		e.flags = d->is_default ? MVSOCK_CID_F_DEFAULT : 0;
-		if (d->role == MVSOCK_ROLE_HOST)
-			e.peer_cid = d->cid;
+		if (d->role == MVSOCK_ROLE_HOST)	/* else 0 (uapi) */
+			e.peer_cid = mvsock_dev_peer_cid(d);
 		if (copy_to_user(&ue[n], &e, sizeof(e))) {
 			err = -EFAULT;
 			break;

@@ -466,6 +466,7 @@ static int mvsock_wait_credit(struct mvsock_sock *vsk, long *timeo, u32 need)
 /*
  * Pin the user pages behind @from into @skb's frags (MSG_ZEROCOPY).
  * Stops early when the frags run out; the caller sends what was pinned.
+ * Returns 0 or the pinning's error (-EFAULT, -ENOMEM).
  */
 static int mvsock_zc_fill(struct sk_buff *skb, struct iov_iter *from,
 			  size_t length)
@@ -481,7 +482,7 @@ static int mvsock_zc_fill(struct sk_buff *skb, struct iov_iter *from,
 		got = iov_iter_get_pages2(from, pages, length,
 					  MAX_SKB_FRAGS - frag, &start);
 		if (got <= 0)
-			return got ? -EFAULT : 0;
+			return got;
 		length -= got;
 		skb->len += got;
 		skb->data_len += got;
@@ -513,6 +514,12 @@ static struct sk_buff *mvsock_build_data(struct mvsock_sock *vsk,
 		}
 		*err = mvsock_zc_fill(skb, &msg->msg_iter, *chunk);
 		if (*err || skb->len == MVSOCK_HDR_LEN) {
+			/*
+			 * Pages that cannot be pinned (a bad address, or no
+			 * memory) fail the send with -ENOMEM, as in the stock
+			 * stack, whose skb allocation fails: upstream
+			 * vsock_test expects it for an unmapped buffer.
+			 */
 			kfree_skb(skb);
 			*err = -ENOMEM;
 			return NULL;
@@ -1216,8 +1223,8 @@ static bool mvsock_parse(struct mvsock_dev *dev, struct sk_buff *skb)
 {
 	struct mvsock_cb *cb = mvsock_cb(skb);
 	struct virtio_vsock_hdr hdr;
-	u32 local = mvsock_dev_src_cid(dev);
-	u32 peer = dev->role == MVSOCK_ROLE_GUEST ? VMADDR_CID_HOST : dev->cid;
+	u32 local = mvsock_dev_local_cid(dev);
+	u32 peer = mvsock_dev_peer_cid(dev);
 
 	if (skb_copy_bits(skb, 0, &hdr, sizeof(hdr)))
 		return false;
@@ -1292,9 +1299,9 @@ static bool mvsock_rx_locked(struct sock *sk, struct sk_buff *skb)
 }
 
 /*
- * Entry point for every packet a device receives, from process or
- * softirq context (not hardirq). The skb holds the header at skb->data;
- * the core owns it from here.
+ * The socket a parsed packet is for, with a reference: the connected (or
+ * connecting) socket of its 4-tuple, else a listener bound to its
+ * destination; NULL when there is none.
  */
 static struct sock *mvsock_rx_lookup(struct mvsock_cb *cb)
 {
@@ -1321,10 +1328,13 @@ static bool mvsock_rx_type_ok(struct mvsock_dev *dev, struct mvsock_cb *cb)
 }
 
 /*
- * Receive one packet. With @try (a transport calling from the receive
- * path of another socket, BHs off) we only trylock the destination socket
- * and return false, leaving @skb untouched, when that fails: the caller
- * then queues it. Otherwise the packet is always taken.
+ * Receive one packet: the entry point for every packet a device receives,
+ * from process or softirq context (not hardirq). The skb holds the header
+ * at skb->data; the core owns it from here. With @try (a transport
+ * calling from the receive path of another socket, BHs off) we only
+ * trylock the destination socket and return false, leaving @skb
+ * untouched, when that fails: the caller then queues it. Otherwise the
+ * packet is always taken.
  */
 static bool mvsock_rx(struct mvsock_dev *dev, struct sk_buff *skb, bool try)
 {

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mvsock_loopback.ko: the local device, CID 1. Packets a socket sends are
- * queued and handed back to the protocol engine from a worker, so both
- * ends of a local connection run the same engine code as virtio.
+ * handed back to the protocol engine, so both ends of a local connection
+ * run the same engine code as virtio. By default (direct_delivery) a
+ * packet is delivered synchronously when nothing is queued ahead of it:
+ * from process context straight away, from another socket's receive path
+ * (BHs off) only when the destination's spinlock is free
+ * (nested_delivery). Every other packet is queued and delivered from a
+ * worker, in order.
  */
 #include <linux/module.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 
-#include "mvsock.h"
+#include "mvsock_dev.h"
 
 struct mvsock_lo {
 	struct mvsock_dev *dev;
@@ -121,8 +126,7 @@ static int __init mvsock_lo_init(void)
 	if (!lo->wq)
 		return -ENOMEM;
 	lo->dev = mvsock_dev_alloc("loopback", MVSOCK_ROLE_LOCAL,
-				   VMADDR_CID_LOCAL, &mvsock_lo_ops, lo,
-				   THIS_MODULE);
+				   VMADDR_CID_LOCAL, &mvsock_lo_ops, lo);
 	if (IS_ERR(lo->dev)) {
 		err = PTR_ERR(lo->dev);
 		goto err_wq;

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mvsock internal interfaces: socket, device registry, protocol engine.
+ * mvsock internal interfaces: socket, socket tables, device registry,
+ * protocol engine, BPF hooks. Transports see only mvsock_dev.h.
  *
  * Locking overview (see docs/architecture.md):
- *  - mvsock_table_lock (spinlock, BH-safe) guards the bind and connected
- *    hash tables and the hash-node membership of every socket.
- *  - mvsock_dev_lock (mutex) guards registry changes; readers walk the
- *    device list under RCU.
- *  - lock_sock() guards every other field of struct mvsock_sock, on both
- *    the syscall path and the packet receive path (which always runs in
- *    process context: transports deliver packets from workers).
+ *  - mvsock_table_lock (spinlock, BH-safe; table.c) guards the bind and
+ *    connected hash tables, mvsock_all_socks and every socket's hash-node
+ *    membership (bind_node, conn_node, all_node, in_bind, in_conn).
+ *  - mvsock_dev_lock (mutex; dev.c) guards registry changes (the device
+ *    list, every is_default flag, mvsock_default_pinned, a device's CID);
+ *    readers walk the device list under RCU.
+ *  - mvsock_bpf_lock (mutex; bpf.c) guards attaching and detaching the
+ *    struct_ops set; the hooks read it under RCU.
+ *  - lock_sock() guards every other field of struct mvsock_sock on the
+ *    syscall path. The receive path (mvsock_rx_pkt() from a transport's
+ *    worker in process context, or mvsock_rx_pkt_try() from loopback's
+ *    synchronous delivery inside another socket's receive path, BHs off)
+ *    takes the socket spinlock instead: it processes a packet only while
+ *    no task owns the socket and leaves it on the socket backlog for the
+ *    owner's release_sock() otherwise, as TCP does.
  */
 #ifndef _MVSOCK_H
 #define _MVSOCK_H
@@ -19,16 +28,12 @@
 #include <linux/rculist.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
-#include <linux/kref.h>
 #include <linux/jump_label.h>
-#include <linux/vm_sockets.h>
-#include <linux/virtio_vsock.h>
 #include <net/sock.h>
 
 #include "compat.h"
+#include "mvsock_dev.h"
 
-#define MVSOCK_HDR_LEN		sizeof(struct virtio_vsock_hdr)
-#define MVSOCK_MAX_PKT_LEN	(64 * 1024)
 #define MVSOCK_DEF_BUF_SIZE	(256 * 1024)
 #define MVSOCK_DEF_BUF_MIN	128
 #define MVSOCK_DEF_BUF_MAX	(256 * 1024)
@@ -52,74 +57,10 @@
  */
 #define MVSOCK_LINEAR_MAX	(SKB_WITH_OVERHEAD(8192) - MVSOCK_HDR_LEN)
 
-#define MVSOCK_PRIO_NONE	U32_MAX
-
-enum mvsock_dev_role {
-	MVSOCK_ROLE_LOCAL,	/* loopback, CID 1 */
-	MVSOCK_ROLE_GUEST,	/* guest driver: we are ->cid, peer is host */
-	MVSOCK_ROLE_HOST,	/* host driver: peer guest is ->cid */
-};
-
-struct mvsock_dev;
-
-/**
- * struct mvsock_dev_ops - what a transport provides to the core
- * @send_pkt: queue @skb (header at skb->data, little endian) for the peer.
- *	Consumes @skb whatever it returns. Called under rcu_read_lock(),
- *	possibly from the receive path with a socket spinlock held and BHs
- *	off: must not sleep. It may call mvsock_rx_pkt() synchronously only
- *	from process context with nothing queued ahead (see loopback.c).
- *	Returns the packet length queued or a negative errno.
+/*
+ * Per-socket state. Fields are guarded by lock_sock() (the socket
+ * spinlock on the receive path, see above) unless noted.
  */
-struct mvsock_dev_ops {
-	int (*send_pkt)(struct mvsock_dev *dev, struct sk_buff *skb);
-};
-
-struct mvsock_dev_stats {
-	u64 tx_pkts;
-	u64 tx_bytes;
-	u64 rx_pkts;
-	u64 rx_bytes;
-	u64 rx_dropped;
-	u64 rx_bad;
-	u64 rst_sent;
-	u64 tx_dropped;
-};
-
-/**
- * struct mvsock_dev - one endpoint in the device registry
- * @node: entry in the registry list (mvsock_dev_lock, RCU readers)
- * @ref: lifetime; sockets routed over the device hold a reference
- * @id: small registry id, stable for the device's lifetime
- * @role: local, guest or host
- * @cid: our CID (local, guest) or the guest's CID (host)
- * @is_default: this is the default device for unbound guest sockets
- * @priority: guest devices offering MVSOCK_VIRTIO_F_PRIORITY: lower wins
- *	the default; MVSOCK_PRIO_NONE otherwise
- * @dead: set once unregistration started; no new packets are sent
- * @queued: packets handed to the transport and not yet consumed
- * @name: for logs and sysfs
- */
-struct mvsock_dev {
-	struct list_head node;
-	struct kref ref;
-	struct rcu_head rcu;	/* freed after a grace period (BPF kfuncs) */
-	u32 id;
-	enum mvsock_dev_role role;
-	u32 cid;
-	bool is_default;
-	bool dead;
-	bool seqpacket;		/* peer negotiated SEQPACKET (virtio bit 1) */
-	u32 priority;
-	atomic_t queued;
-	const struct mvsock_dev_ops *ops;
-	void *priv;
-	struct module *owner;
-	struct mvsock_dev_stats __percpu *stats;
-	char name[32];
-};
-
-/* Per-socket state. Fields are guarded by lock_sock() unless noted. */
 struct mvsock_sock {
 	struct sock sk;
 	/* guarded by mvsock_table_lock */
@@ -191,11 +132,6 @@ static inline struct mvsock_sock *mvsock_sk(const struct sock *sk)
 	return (struct mvsock_sock *)sk;
 }
 
-static inline struct sock *mvsock_to_sk(struct mvsock_sock *vsk)
-{
-	return &vsk->sk;
-}
-
 /* The socket's device for the tracepoints: -1 before it has one. */
 static inline s32 mvsock_sk_dev_id(const struct mvsock_sock *vsk)
 {
@@ -227,18 +163,13 @@ struct mvsock_cb {
 	u32 flags;
 	u32 buf_alloc;
 	u32 fwd_cnt;
-	u32 offset;	/* payload bytes already consumed by readers */
+	u32 offset;	/* receive side: payload bytes readers consumed */
 };
 
 static inline struct mvsock_cb *mvsock_cb(struct sk_buff *skb)
 {
 	BUILD_BUG_ON(sizeof(struct mvsock_cb) > sizeof(skb->cb));
 	return (struct mvsock_cb *)skb->cb;
-}
-
-static inline struct virtio_vsock_hdr *mvsock_hdr(struct sk_buff *skb)
-{
-	return (struct virtio_vsock_hdr *)skb->head;
 }
 
 /* table.c */
@@ -257,75 +188,33 @@ void mvsock_track(struct mvsock_sock *vsk);
 void mvsock_untrack(struct mvsock_sock *vsk);
 extern struct hlist_head mvsock_all_socks;
 void mvsock_table_init(void);
-extern struct hlist_head mvsock_bind_table[];
-extern struct hlist_head mvsock_conn_table[];
-#define MVSOCK_HASH_BITS 8
-#define MVSOCK_HASH_SIZE (1 << MVSOCK_HASH_BITS)
-#define MVSOCK_UNBOUND (MVSOCK_HASH_SIZE)
 
-/* dev.c: the device registry */
-struct mvsock_dev *mvsock_dev_alloc(const char *name, enum mvsock_dev_role role,
-				    u32 cid, const struct mvsock_dev_ops *ops,
-				    void *priv, struct module *owner);
-int mvsock_dev_register(struct mvsock_dev *dev);
-void mvsock_dev_unregister(struct mvsock_dev *dev);
-void mvsock_dev_put(struct mvsock_dev *dev);
-struct mvsock_dev *mvsock_dev_get(struct mvsock_dev *dev);
+/*
+ * dev.c: the device registry and CID routing (the transports' part of it
+ * is in mvsock_dev.h)
+ */
 int mvsock_dev_set_default(u32 id);
 void mvsock_dev_unpin_default(void);
-int mvsock_dev_set_cid(struct mvsock_dev *dev, u32 cid);
 int mvsock_dev_get_default_id(void);
-void mvsock_dev_rx_done(struct mvsock_dev *dev);
+u32 mvsock_dev_local_cid(const struct mvsock_dev *dev);
+u32 mvsock_dev_peer_cid(const struct mvsock_dev *dev);
 bool mvsock_cid_is_local(u32 cid);
-void mvsock_host_get(void);
-void mvsock_host_put(void);
 u32 mvsock_default_local_cid(void);
 int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		 struct mvsock_dev **out);
-u32 mvsock_dev_src_cid(struct mvsock_dev *dev);
-void mvsock_dev_tx_done(struct mvsock_dev *dev, int n);
-void mvsock_dev_tx_complete(struct mvsock_dev *dev, struct sk_buff *skb);
-
-/* the queues of mvsock_queue events (docs/tracepoints.md) */
-enum mvsock_queue_kind {
-	/*
-	 * core: handed to the device, not yet done; not emitted as a queue
-	 * event (it would double the events per packet): the packet
-	 * events' queued field carries it
-	 */
-	MVSOCK_Q_QUEUED,
-	MVSOCK_Q_TX_PENDING,	/* driver: waiting for the ring */
-	MVSOCK_Q_RX_POSTED,	/* driver: rx buffers posted to the device */
-	MVSOCK_Q_TX_INFLIGHT,	/* driver: tx descriptors the device holds */
-};
-
-void mvsock_dev_trace_queue(struct mvsock_dev *dev, u32 kind, u32 depth);
 int mvsock_list_cids(void __user *arg);
-void mvsock_dev_stat_add(struct mvsock_dev *dev, size_t off, u64 val);
-void mvsock_dev_stats_read(struct mvsock_dev *dev, struct mvsock_dev_stats *out);
-#define MVSOCK_STAT(dev, field, val) \
-	mvsock_dev_stat_add(dev, offsetof(struct mvsock_dev_stats, field), val)
 void mvsock_dev_exit(void);
 
-/*
- * Control packets (anything but OP_RW) are not bounded by credit: a
- * transport counts those it holds in @replies and stops taking packets
- * from its peer while @max are unsent, so a peer that never reads cannot
- * make it queue without bound.
- */
+/* A control packet (anything but OP_RW): see mvsock_reply_charge(). */
 static inline bool mvsock_skb_is_reply(struct sk_buff *skb)
 {
 	return mvsock_cb(skb)->op != VIRTIO_VSOCK_OP_RW;
 }
 
-int mvsock_reply_charge(struct mvsock_dev *dev, atomic_t *replies, int max,
-			struct sk_buff *skb);
-bool mvsock_reply_done(atomic_t *replies, int max, struct sk_buff *skb);
-
-/* engine.c: the virtio-vsock protocol engine */
-void mvsock_rx_pkt(struct mvsock_dev *dev, struct sk_buff *skb);
-bool mvsock_rx_pkt_try(struct mvsock_dev *dev, struct sk_buff *skb);
-struct sk_buff *mvsock_alloc_data_skb(u32 payload, gfp_t gfp);
+/*
+ * engine.c: the virtio-vsock protocol engine (its transport entry points,
+ * mvsock_rx_pkt() and the tx completions, are in mvsock_dev.h)
+ */
 int mvsock_backlog_rcv(struct sock *sk, struct sk_buff *skb);
 int mvsock_send_ctl(struct mvsock_sock *vsk, u16 op, u32 flags);
 int mvsock_send_rst_reply(struct mvsock_dev *dev, struct sk_buff *skb);
@@ -343,12 +232,12 @@ void mvsock_finish_close(struct sock *sk);
 void mvsock_sk_init_proto(struct mvsock_sock *vsk, struct mvsock_sock *parent);
 void mvsock_purge_rx(struct mvsock_sock *vsk);
 void mvsock_dev_reset_socks(struct mvsock_dev *dev);
+u16 mvsock_wire_type(const struct sock *sk);
 
 /* sock.c */
 extern struct proto mvsock_proto;
 extern const struct net_proto_family mvsock_family_ops;
 struct sock *mvsock_create_child(struct sock *listener);
-u16 mvsock_wire_type(const struct sock *sk);
 void mvsock_set_owner(struct mvsock_sock *vsk);
 
 /*
@@ -365,8 +254,14 @@ struct mvsock_bpf_ops {
 	char name[16];
 };
 
-/* verdicts beyond the last user-visible errno (EHWPOISON) become -EPERM */
-#define MVSOCK_BPF_ERRNO_MAX	133
+/*
+ * Hook verdicts beyond the last user-visible errno (EHWPOISON) become
+ * -EPERM. An enum, so that BPF programs get it from the module's BTF
+ * (vmlinux.h; bpf/mvsock_bpf.h's MVSOCK_ERRNO_MAX).
+ */
+enum mvsock_bpf_limits {
+	MVSOCK_BPF_ERRNO_MAX = 133,
+};
 
 #if IS_ENABLED(CONFIG_BPF_SYSCALL) && IS_ENABLED(CONFIG_BPF_JIT) && !defined(MVSOCK_NOHOOKS)
 DECLARE_STATIC_KEY_FALSE(mvsock_bpf_active);

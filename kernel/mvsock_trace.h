@@ -16,6 +16,75 @@
 
 #include "mvsock.h"
 
+/*
+ * Names for the op, type and state fields in the events' text (perf
+ * script, trace_pipe); the fields themselves keep their numeric values.
+ * TRACE_DEFINE_ENUM() puts the numbers into the events' format files.
+ */
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_INVALID);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_REQUEST);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_RESPONSE);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_RST);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_SHUTDOWN);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_RW);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_OP_CREDIT_REQUEST);
+
+#define mvsock_show_op(op)						\
+	__print_symbolic(op,						\
+		{ VIRTIO_VSOCK_OP_INVALID, "INVALID" },			\
+		{ VIRTIO_VSOCK_OP_REQUEST, "REQUEST" },			\
+		{ VIRTIO_VSOCK_OP_RESPONSE, "RESPONSE" },		\
+		{ VIRTIO_VSOCK_OP_RST, "RST" },				\
+		{ VIRTIO_VSOCK_OP_SHUTDOWN, "SHUTDOWN" },		\
+		{ VIRTIO_VSOCK_OP_RW, "RW" },				\
+		{ VIRTIO_VSOCK_OP_CREDIT_UPDATE, "CREDIT_UPDATE" },	\
+		{ VIRTIO_VSOCK_OP_CREDIT_REQUEST, "CREDIT_REQUEST" })
+
+/* a packet's type (virtio) */
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_TYPE_STREAM);
+TRACE_DEFINE_ENUM(VIRTIO_VSOCK_TYPE_SEQPACKET);
+
+#define mvsock_show_wire_type(type)					\
+	__print_symbolic(type,						\
+		{ VIRTIO_VSOCK_TYPE_STREAM, "STREAM" },			\
+		{ VIRTIO_VSOCK_TYPE_SEQPACKET, "SEQPACKET" })
+
+/* a socket's type (sk_type) */
+TRACE_DEFINE_ENUM(SOCK_STREAM);
+TRACE_DEFINE_ENUM(SOCK_SEQPACKET);
+
+#define mvsock_show_sk_type(type)					\
+	__print_symbolic(type,						\
+		{ SOCK_STREAM, "STREAM" },				\
+		{ SOCK_SEQPACKET, "SEQPACKET" })
+
+TRACE_DEFINE_ENUM(TCP_ESTABLISHED);
+TRACE_DEFINE_ENUM(TCP_SYN_SENT);
+TRACE_DEFINE_ENUM(TCP_SYN_RECV);
+TRACE_DEFINE_ENUM(TCP_FIN_WAIT1);
+TRACE_DEFINE_ENUM(TCP_FIN_WAIT2);
+TRACE_DEFINE_ENUM(TCP_TIME_WAIT);
+TRACE_DEFINE_ENUM(TCP_CLOSE);
+TRACE_DEFINE_ENUM(TCP_CLOSE_WAIT);
+TRACE_DEFINE_ENUM(TCP_LAST_ACK);
+TRACE_DEFINE_ENUM(TCP_LISTEN);
+TRACE_DEFINE_ENUM(TCP_CLOSING);
+
+#define mvsock_show_state(state)					\
+	__print_symbolic(state,						\
+		{ TCP_ESTABLISHED, "ESTABLISHED" },			\
+		{ TCP_SYN_SENT, "SYN_SENT" },				\
+		{ TCP_SYN_RECV, "SYN_RECV" },				\
+		{ TCP_FIN_WAIT1, "FIN_WAIT1" },				\
+		{ TCP_FIN_WAIT2, "FIN_WAIT2" },				\
+		{ TCP_TIME_WAIT, "TIME_WAIT" },				\
+		{ TCP_CLOSE, "CLOSE" },					\
+		{ TCP_CLOSE_WAIT, "CLOSE_WAIT" },			\
+		{ TCP_LAST_ACK, "LAST_ACK" },				\
+		{ TCP_LISTEN, "LISTEN" },				\
+		{ TCP_CLOSING, "CLOSING" })
+
 DECLARE_EVENT_CLASS(mvsock_pkt_class,
 	TP_PROTO(const struct mvsock_dev *dev, struct sk_buff *skb),
 	TP_ARGS(dev, skb),
@@ -49,10 +118,11 @@ DECLARE_EVENT_CLASS(mvsock_pkt_class,
 		__entry->fwd_cnt = cb->fwd_cnt;
 		__entry->queued = atomic_read(&dev->queued);
 	),
-	TP_printk("dev=%u %u:%u -> %u:%u type=%u op=%u len=%u flags=%#x buf_alloc=%u fwd_cnt=%u queued=%u",
+	TP_printk("dev=%u %u:%u -> %u:%u type=%s op=%s len=%u flags=%#x buf_alloc=%u fwd_cnt=%u queued=%u",
 		  __entry->dev_id, __entry->src_cid, __entry->src_port,
-		  __entry->dst_cid, __entry->dst_port, __entry->type,
-		  __entry->op, __entry->len, __entry->flags,
+		  __entry->dst_cid, __entry->dst_port,
+		  mvsock_show_wire_type(__entry->type),
+		  mvsock_show_op(__entry->op), __entry->len, __entry->flags,
 		  __entry->buf_alloc, __entry->fwd_cnt, __entry->queued)
 );
 
@@ -90,10 +160,12 @@ TRACE_EVENT(mvsock_sock_state,
 		__entry->new_state = new;
 		__entry->dev_id = mvsock_sk_dev_id(vsk);
 	),
-	TP_printk("sk=%p %u:%u -> %u:%u type=%u state %u -> %u dev=%d",
+	TP_printk("sk=%p %u:%u -> %u:%u type=%s state %s -> %s dev=%d",
 		  __entry->skaddr, __entry->local_cid, __entry->local_port,
-		  __entry->remote_cid, __entry->remote_port, __entry->type,
-		  __entry->old_state, __entry->new_state, __entry->dev_id)
+		  __entry->remote_cid, __entry->remote_port,
+		  mvsock_show_sk_type(__entry->type),
+		  mvsock_show_state(__entry->old_state),
+		  mvsock_show_state(__entry->new_state), __entry->dev_id)
 );
 
 TRACE_EVENT(mvsock_route,
@@ -315,10 +387,12 @@ TRACE_EVENT(mvsock_pkt_done,
 		__entry->len = cb->len;
 		__entry->latency_ns = latency_ns;
 	),
-	TP_printk("dev=%u %u:%u -> %u:%u type=%u op=%u len=%u latency_ns=%llu",
+	TP_printk("dev=%u %u:%u -> %u:%u type=%s op=%s len=%u latency_ns=%llu",
 		  __entry->dev_id, __entry->src_cid, __entry->src_port,
-		  __entry->dst_cid, __entry->dst_port, __entry->type,
-		  __entry->op, __entry->len, __entry->latency_ns)
+		  __entry->dst_cid, __entry->dst_port,
+		  mvsock_show_wire_type(__entry->type),
+		  mvsock_show_op(__entry->op), __entry->len,
+		  __entry->latency_ns)
 );
 
 /* recvmsg() took data off a socket's receive queue. */
@@ -352,11 +426,11 @@ TRACE_EVENT(mvsock_deliver,
 		__entry->queue_ns = queue_ns;
 		__entry->left = left;
 	),
-	TP_printk("sk=%p dev=%d %u:%u <- %u:%u type=%u len=%u queue_ns=%llu left=%u",
+	TP_printk("sk=%p dev=%d %u:%u <- %u:%u type=%s len=%u queue_ns=%llu left=%u",
 		  __entry->skaddr, __entry->dev_id, __entry->local_cid,
 		  __entry->local_port, __entry->remote_cid,
-		  __entry->remote_port, __entry->type, __entry->len,
-		  __entry->queue_ns, __entry->left)
+		  __entry->remote_port, mvsock_show_sk_type(__entry->type),
+		  __entry->len, __entry->queue_ns, __entry->left)
 );
 
 TRACE_EVENT(mvsock_policy,

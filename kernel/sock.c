@@ -23,8 +23,7 @@ struct proto mvsock_proto = {
 	.backlog_rcv = mvsock_backlog_rcv,
 };
 
-static const struct proto_ops mvsock_stream_ops;
-static const struct proto_ops mvsock_seqpacket_ops;
+static const struct proto_ops mvsock_ops;
 
 static int mvsock_addr_from_user(struct sockaddr *addr, int len,
 				 struct sockaddr_vm **out)
@@ -111,10 +110,9 @@ static int mvsock_create(struct net *net, struct socket *sock, int protocol,
 		return -EPROTONOSUPPORT;
 	switch (sock->type) {
 	case SOCK_STREAM:
-		sock->ops = &mvsock_stream_ops;
-		break;
 	case SOCK_SEQPACKET:
-		sock->ops = &mvsock_seqpacket_ops;
+		/* one table: the handlers check sk_type where they differ */
+		sock->ops = &mvsock_ops;
 		break;
 	case SOCK_DGRAM:
 		return -ENODEV;	/* no datagram transport (yet) */
@@ -247,7 +245,7 @@ static int mvsock_connect_start(struct mvsock_sock *vsk,
 	vsk->dev = dev;
 	/* getsockname() keeps the bound CID (ANY if unbound), as stock */
 	vsk->src_cid = vsk->local.svm_cid != VMADDR_CID_ANY ?
-		       vsk->local.svm_cid : mvsock_dev_src_cid(dev);
+		       vsk->local.svm_cid : mvsock_dev_local_cid(dev);
 	vsk->remote.svm_cid = remote->svm_cid;
 	vsk->remote.svm_port = remote->svm_port;
 	vsk->remote.svm_flags = remote->svm_flags;
@@ -840,30 +838,24 @@ static int mvsock_set_rcvlowat(struct sock *sk, int val)
 	return 0;
 }
 
-#define MVSOCK_OPS_COMMON \
-	.family = PF_VSOCK, \
-	.owner = THIS_MODULE, \
-	.release = mvsock_release, \
-	.bind = mvsock_bind, \
-	.connect = mvsock_connect, \
-	.socketpair = sock_no_socketpair, \
-	.accept = mvsock_accept, \
-	.getname = mvsock_getname, \
-	.poll = mvsock_poll, \
-	.ioctl = mvsock_sock_ioctl, \
-	.listen = mvsock_listen, \
-	.shutdown = mvsock_shutdown, \
-	.setsockopt = mvsock_setsockopt, \
-	.getsockopt = mvsock_getsockopt, \
-	.sendmsg = mvsock_sendmsg, \
-	.recvmsg = mvsock_recvmsg, \
-	.mmap = sock_no_mmap, \
-	.set_rcvlowat = mvsock_set_rcvlowat
-
-static const struct proto_ops mvsock_stream_ops = {
-	MVSOCK_OPS_COMMON,
-};
-
-static const struct proto_ops mvsock_seqpacket_ops = {
-	MVSOCK_OPS_COMMON,
+/* SOCK_STREAM and SOCK_SEQPACKET */
+static const struct proto_ops mvsock_ops = {
+	.family = PF_VSOCK,
+	.owner = THIS_MODULE,
+	.release = mvsock_release,
+	.bind = mvsock_bind,
+	.connect = mvsock_connect,
+	.socketpair = sock_no_socketpair,
+	.accept = mvsock_accept,
+	.getname = mvsock_getname,
+	.poll = mvsock_poll,
+	.ioctl = mvsock_sock_ioctl,
+	.listen = mvsock_listen,
+	.shutdown = mvsock_shutdown,
+	.setsockopt = mvsock_setsockopt,
+	.getsockopt = mvsock_getsockopt,
+	.sendmsg = mvsock_sendmsg,
+	.recvmsg = mvsock_recvmsg,
+	.mmap = sock_no_mmap,
+	.set_rcvlowat = mvsock_set_rcvlowat,
 };

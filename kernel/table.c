@@ -8,13 +8,19 @@
 
 #include "mvsock.h"
 
-/* mvsock_table_lock guards both tables and vsk->{bind,conn}_node/in_*. */
+#define MVSOCK_HASH_BITS 8
+#define MVSOCK_HASH_SIZE (1 << MVSOCK_HASH_BITS)
+
+/*
+ * mvsock_table_lock guards both tables, mvsock_all_socks and every
+ * socket's membership in them: vsk->{bind,conn,all}_node and in_bind,
+ * in_conn.
+ */
 DEFINE_SPINLOCK(mvsock_table_lock);
-/* Index MVSOCK_UNBOUND holds sockets that have no local address yet. */
-struct hlist_head mvsock_bind_table[MVSOCK_HASH_SIZE + 1];
-struct hlist_head mvsock_conn_table[MVSOCK_HASH_SIZE];
+static struct hlist_head mvsock_bind_table[MVSOCK_HASH_SIZE];
+static struct hlist_head mvsock_conn_table[MVSOCK_HASH_SIZE];
 HLIST_HEAD(mvsock_all_socks);
-static u32 mvsock_next_port;
+static u32 mvsock_next_port;	/* the next ephemeral port to try; ditto */
 
 #define MVSOCK_PORT_RETRIES 24
 
@@ -33,10 +39,10 @@ void mvsock_table_init(void)
 {
 	int i;
 
-	for (i = 0; i <= MVSOCK_HASH_SIZE; i++)
+	for (i = 0; i < MVSOCK_HASH_SIZE; i++) {
 		INIT_HLIST_HEAD(&mvsock_bind_table[i]);
-	for (i = 0; i < MVSOCK_HASH_SIZE; i++)
 		INIT_HLIST_HEAD(&mvsock_conn_table[i]);
+	}
 	mvsock_next_port = get_random_u32_above(MVSOCK_LAST_RESERVED_PORT);
 }
 

@@ -15,6 +15,8 @@
  * limits, control replies by MVSOCK_VHOST_MAX_REPLIES (when that many
  * wait for rx buffers we stop reading the guest's tx queue).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/miscdevice.h>
 #include <linux/file.h>
@@ -24,7 +26,7 @@
 #include <uapi/linux/virtio_ring.h>
 
 #include "vhost.h"	/* the vhost core's API, from the kernel tree */
-#include "mvsock.h"
+#include "mvsock_dev.h"
 
 #define MVSOCK_VHOST_RXQ	0
 #define MVSOCK_VHOST_TXQ	1
@@ -54,7 +56,12 @@ struct mvh {
 	struct vhost_work send_work;
 	atomic_t replies;	/* control packets waiting in sendq */
 	u32 pending_seen;	/* sendq length last traced; rx vq mutex */
-	atomic64_t bad_desc;	/* descriptor chains we could not use */
+	/*
+	 * Payload bytes of sendq's head already copied to the guest (a
+	 * packet larger than a guest rx buffer goes in pieces; it stays at
+	 * the head meanwhile); rx vq mutex
+	 */
+	u32 send_off;
 };
 
 /* ---- host -> guest ---------------------------------------------------- */
@@ -64,7 +71,6 @@ static int mvh_send_pkt(struct mvsock_dev *dev, struct sk_buff *skb)
 	struct mvh *h = dev->priv;
 	int len = skb->len;
 
-	mvsock_cb(skb)->offset = 0;
 	/* a guest that never reads cannot make us queue forever */
 	if (mvsock_reply_charge(dev, &h->replies, MVSOCK_VHOST_MAX_REPLIES, skb))
 		return -ENOBUFS;
@@ -83,29 +89,31 @@ static void mvh_sent(struct mvh *h, struct sk_buff *skb, bool *restart_tx)
 }
 
 /*
- * Copy the head of @skb into one guest rx buffer. A packet larger than the
- * buffer is split; only the last piece keeps the SEQPACKET EOM/EOR flags.
- * Returns bytes written to the guest, or -EFAULT.
+ * Copy the next piece of @skb, the head of sendq, into one guest rx
+ * buffer. A packet larger than the buffer is split; only the last piece
+ * keeps the SEQPACKET EOM/EOR flags. Returns bytes written to the guest,
+ * or -EFAULT. *@done: the whole packet is out.
  */
-static int mvh_copy_to_guest(struct sk_buff *skb, struct iov_iter *it,
-			     size_t room)
+static int mvh_copy_to_guest(struct mvh *h, struct sk_buff *skb,
+			     struct iov_iter *it, size_t room, bool *done)
 {
-	struct mvsock_cb *cb = mvsock_cb(skb);
 	struct virtio_vsock_hdr hdr;
-	u32 left = cb->len - cb->offset;
-	u32 n = min_t(size_t, left, room - sizeof(hdr));
+	u32 left, n;
 
 	memcpy(&hdr, skb->data, sizeof(hdr));
+	left = le32_to_cpu(hdr.len) - h->send_off;
+	n = min_t(size_t, left, room - sizeof(hdr));
 	hdr.len = cpu_to_le32(n);
 	if (n < left)
 		hdr.flags &= ~cpu_to_le32(VIRTIO_VSOCK_SEQ_EOM |
 					  VIRTIO_VSOCK_SEQ_EOR);
 	if (copy_to_iter(&hdr, sizeof(hdr), it) != sizeof(hdr))
 		return -EFAULT;
-	if (n && skb_copy_datagram_iter(skb, MVSOCK_HDR_LEN + cb->offset, it,
+	if (n && skb_copy_datagram_iter(skb, MVSOCK_HDR_LEN + h->send_off, it,
 					n))
 		return -EFAULT;
-	cb->offset += n;
+	*done = n == left;
+	h->send_off = *done ? 0 : h->send_off + n;
 	return sizeof(hdr) + n;
 }
 
@@ -134,6 +142,7 @@ static void mvh_do_send(struct mvh *h)
 	do {
 		unsigned int out, in;
 		struct iov_iter it;
+		bool done;
 		size_t room;
 		int head, n;
 
@@ -156,16 +165,15 @@ static void mvh_do_send(struct mvh *h)
 		room = iov_length(&vq->iov[out], in);
 		if (out || room < sizeof(struct virtio_vsock_hdr)) {
 			/* unusable buffer: give it back empty, keep the pkt */
-			atomic64_inc(&h->bad_desc);
 			skb_queue_head(&h->sendq, skb);
 			vhost_add_used(vq, head, 0);
 			added = true;
 			continue;
 		}
 		iov_iter_init(&it, ITER_DEST, &vq->iov[out], in, room);
-		n = mvh_copy_to_guest(skb, &it, room);
+		n = mvh_copy_to_guest(h, skb, &it, room, &done);
 		if (n < 0) {
-			vq_err(vq, "mvsock_vhost: faulted writing a packet\n");
+			vq_err(vq, "faulted writing a packet\n");
 			vhost_discard_vq_desc(vq, 1);
 			skb_queue_head(&h->sendq, skb);
 			break;
@@ -173,10 +181,10 @@ static void mvh_do_send(struct mvh *h)
 		vhost_add_used(vq, head, n);
 		added = true;
 		total += n;
-		if (mvsock_cb(skb)->offset < mvsock_cb(skb)->len)
-			skb_queue_head(&h->sendq, skb);
-		else
+		if (done)
 			mvh_sent(h, skb, &restart_tx);
+		else
+			skb_queue_head(&h->sendq, skb);
 	} while (likely(!vhost_exceeds_weight(vq, ++pkts, total)));
 	if (added)
 		vhost_signal(&h->vdev, vq);
@@ -277,10 +285,8 @@ static void mvh_tx_kick(struct vhost_work *work)
 				mvsock_rx_pkt(dev, skb);
 			else
 				kfree_skb(skb);
-		} else {
-			atomic64_inc(&h->bad_desc);
-			if (dev)
-				MVSOCK_STAT(dev, rx_bad, 1);
+		} else if (dev) {
+			MVSOCK_STAT(dev, rx_bad, 1);
 		}
 		vhost_add_used(vq, head, 0);
 		added = true;
@@ -350,6 +356,7 @@ static void mvh_retire(struct mvh *h, struct mvsock_dev *old)
 		return;
 	mvsock_dev_unregister(old);
 	mutex_lock(&h->vqs[MVSOCK_VHOST_RXQ].mutex);
+	h->send_off = 0;
 	while ((skb = skb_dequeue(&h->sendq))) {
 		mvsock_reply_done(&h->replies, MVSOCK_VHOST_MAX_REPLIES, skb);
 		mvsock_dev_tx_done(old, 1);
@@ -400,8 +407,7 @@ static int mvh_set_cid(struct mvh *h, u64 cid)
 		mutex_unlock(&h->vdev.mutex);
 		return 0;
 	}
-	dev = mvsock_dev_alloc("vhost", MVSOCK_ROLE_HOST, cid, &mvh_ops, h,
-			       THIS_MODULE);
+	dev = mvsock_dev_alloc("vhost", MVSOCK_ROLE_HOST, cid, &mvh_ops, h);
 	if (IS_ERR(dev)) {
 		mutex_unlock(&h->vdev.mutex);
 		return PTR_ERR(dev);
@@ -582,7 +588,7 @@ static int __init mvh_init(void)
 
 	err = misc_register(&mvh_misc);
 	if (err) {
-		pr_err("mvsock_vhost: /dev/vhost-vsock is taken (stock vhost_vsock loaded?): %d\n",
+		pr_err("/dev/vhost-vsock is taken (stock vhost_vsock loaded?): %d\n",
 		       err);
 		return err;
 	}

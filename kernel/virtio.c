@@ -15,7 +15,7 @@
 #include <linux/scatterlist.h>
 #include <linux/workqueue.h>
 
-#include "mvsock.h"
+#include "mvsock_dev.h"
 #include "../include/uapi/linux/mvsock.h"
 
 enum { MVG_RX, MVG_TX, MVG_EVENT, MVG_NVQ };
@@ -293,8 +293,8 @@ static void mvg_transport_reset(struct mvg *g)
 	int err = mvsock_dev_set_cid(g->dev, cid);
 
 	if (err)
-		dev_warn(&g->vdev->dev, "mvsock: new CID %u refused (%d)\n",
-			 cid, err);
+		dev_warn(&g->vdev->dev, "new CID %u refused (%d)\n", cid,
+			 err);
 }
 
 static void mvg_event_work(struct work_struct *work)
@@ -425,7 +425,7 @@ static int mvg_probe(struct virtio_device *vdev)
 	if (virtio_has_feature(vdev, MVSOCK_VIRTIO_F_PRIORITY))
 		prio = virtio_cread32(vdev, sizeof(struct virtio_vsock_config));
 	g->dev = mvsock_dev_alloc(dev_name(&vdev->dev), MVSOCK_ROLE_GUEST,
-				  mvg_read_cid(vdev), &mvg_ops, g, THIS_MODULE);
+				  mvg_read_cid(vdev), &mvg_ops, g);
 	if (IS_ERR(g->dev)) {
 		err = PTR_ERR(g->dev);
 		goto err_vqs;
@@ -437,7 +437,7 @@ static int mvg_probe(struct virtio_device *vdev)
 	mvg_start_queues(g);
 	err = mvsock_dev_register(g->dev);
 	if (err) {
-		dev_err(&vdev->dev, "mvsock: CID %u already in use (%d)\n",
+		dev_err(&vdev->dev, "CID %u already in use (%d)\n",
 			g->dev->cid, err);
 		goto err_reset;
 	}

@@ -13,11 +13,11 @@
 #include <linux/uaccess.h>
 #include <linux/mutex.h>
 
-#include "../../kernel/mvsock.h"
+#include "../../kernel/mvsock_dev.h"
 #include "mvsock_rawdev.h"
 
 struct rawdev {
-	struct mutex lock;	/* guards dev and started */
+	struct mutex lock;	/* guards dev: the ioctls and write() */
 	struct mvsock_dev *dev;
 	struct sk_buff_head q;	/* q.lock guards the queue */
 	wait_queue_head_t wait;
@@ -170,8 +170,7 @@ static long rawdev_start(struct rawdev *rd, void __user *arg)
 	if (rd->dev)
 		return -EBUSY;
 	rd->max_queue = cfg.max_queue ? cfg.max_queue : 1024;
-	dev = mvsock_dev_alloc("rawdev", cfg.role, cfg.cid, &rawdev_ops, rd,
-			       THIS_MODULE);
+	dev = mvsock_dev_alloc("rawdev", cfg.role, cfg.cid, &rawdev_ops, rd);
 	if (IS_ERR(dev))
 		return PTR_ERR(dev);
 	if (cfg.flags & MVSOCK_RAWDEV_F_PRIORITY)

@@ -56,16 +56,17 @@ LO=$(sed -n 's/^id=\([0-9]*\) name=loopback .*/\1/p' /sys/module/mvsock/paramete
 diag "loopback device id: ${LO:-none}"
 
 # The expected packets of one vsock_exchange.py connection on PORT, one
-# line per packet "src_port>dst_port op=N len=N flags=F", in wire order.
+# line per packet "src_port>dst_port op=OP len=N flags=F", in wire order
+# (the events print op by name).
 expected() { # port
 	local p=$1 c=$(($1 + 1)) w
-	echo "$c>$p op=1 len=0 flags=0"
-	echo "$p>$c op=2 len=0 flags=0"
+	echo "$c>$p op=REQUEST len=0 flags=0"
+	echo "$p>$c op=RESPONSE len=0 flags=0"
 	for w in "${WRITES[@]}"; do
-		echo "$c>$p op=5 len=$w flags=0"
+		echo "$c>$p op=RW len=$w flags=0"
 	done
-	echo "$c>$p op=4 len=0 flags=0x3"
-	echo "$p>$c op=3 len=0 flags=0"
+	echo "$c>$p op=SHUTDOWN len=0 flags=0x3"
+	echo "$p>$c op=RST len=0 flags=0"
 }
 
 # `perf script -F event,trace` lines of EVENT (pkt_tx/pkt_rx) of the
@@ -84,7 +85,7 @@ packets() { # script-output event port
 			else if ($i ~ /^flags=/) fl = $i
 		}
 		print $2 >> devs
-		if (op == "op=6" || op == "op=7") next
+		if (op == "op=CREDIT_UPDATE" || op == "op=CREDIT_REQUEST") next
 		print s[2] ">" d[2] " " op " " len " " fl
 	}' "$1"
 }
@@ -158,7 +159,7 @@ st=0
 same_packets "$tmp/rx" "$tmp/want" "pkt_rx" || st=1
 [ -s "$tmp/script" ] || st=1
 result "$st" "perf record/script: pkt_rx of the same connection are the same $NPKT packets" "$tmp/d"
-diag "credit packets of the connection (op 6/7, not compared): $(grep -c 'op=[67] ' "$tmp/script")"
+diag "credit packets of the connection (not compared): $(grep -c 'op=CREDIT_' "$tmp/script")"
 
 ###########################################################################
 # 4. perf stat
