@@ -13,10 +13,11 @@
 /* route: "use the default rules" */
 #define MVSOCK_ROUTE_DEFAULT	MVSOCK_CID_ANY
 /*
- * connect/accept verdicts beyond -MVSOCK_ERRNO_MAX become -EPERM; the
- * value is mvsock.ko's (enum mvsock_bpf_limits in vmlinux.h)
+ * connect/accept verdicts beyond -MVSOCK_ERRNO_MAX become -EPERM: the
+ * uapi MVSOCK_BPF_ERRNO_MAX, through mvsock.ko's BTF (enum
+ * mvsock_bpf_limits in vmlinux.h)
  */
-#define MVSOCK_ERRNO_MAX	MVSOCK_BPF_ERRNO_MAX
+#define MVSOCK_ERRNO_MAX	MVSOCK_BPF_ERRNO_LAST
 
 u32 bpf_mvsock_local_cid(struct sock *sk) __ksym;
 u32 bpf_mvsock_local_port(struct sock *sk) __ksym;

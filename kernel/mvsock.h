@@ -33,6 +33,7 @@
 
 #include "compat.h"
 #include "mvsock_dev.h"
+#include "../include/uapi/linux/mvsock.h"
 
 #define MVSOCK_DEF_BUF_SIZE	(256 * 1024)
 #define MVSOCK_DEF_BUF_MIN	128
@@ -255,12 +256,13 @@ struct mvsock_bpf_ops {
 };
 
 /*
- * Hook verdicts beyond the last user-visible errno (EHWPOISON) become
- * -EPERM. An enum, so that BPF programs get it from the module's BTF
- * (vmlinux.h; bpf/mvsock_bpf.h's MVSOCK_ERRNO_MAX).
+ * Hook verdicts beyond -MVSOCK_BPF_ERRNO_MAX (the uapi header's) become
+ * -EPERM. Also as an enum, so that BPF programs, which cannot include the
+ * uapi header next to vmlinux.h, get it from the module's BTF
+ * (bpf/mvsock_bpf.h's MVSOCK_ERRNO_MAX).
  */
 enum mvsock_bpf_limits {
-	MVSOCK_BPF_ERRNO_MAX = 133,
+	MVSOCK_BPF_ERRNO_LAST = MVSOCK_BPF_ERRNO_MAX,
 };
 
 #if IS_ENABLED(CONFIG_BPF_SYSCALL) && IS_ENABLED(CONFIG_BPF_JIT) && !defined(MVSOCK_NOHOOKS)

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <linux/mvsock.h>
+
 #include "rules.h"
 #include "../lib/num.h"
 
@@ -29,7 +31,7 @@
 #endif
 #define VC_VAL_MAX	0xfffffffeU	/* largest CID and port: ANY is not one */
 #define VC_DEV_MAX	2147483647U
-#define VC_ERRNO_MAX	133		/* EHWPOISON */
+#define VC_ERRNO_MAX	MVSOCK_BPF_ERRNO_MAX	/* EHWPOISON */
 #define VC_LEVEL_MAX	255		/* vc_entry.cgroup_level is a __u8 */
 #define VC_CGROUP2_MAGIC 0x63677270	/* CGROUP2_SUPER_MAGIC */
 #define VC_QUOTE_MAX	64		/* bytes of a token quoted in a message */

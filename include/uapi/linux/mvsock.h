@@ -90,6 +90,13 @@ struct mvsock_diag_info {
 };
 
 /*
+ * BPF hooks (struct mvsock_bpf_ops): a connect or accept verdict from -1
+ * to -MVSOCK_BPF_ERRNO_MAX (-EHWPOISON, the last errno user space knows)
+ * is the errno the caller gets; any other non-zero verdict becomes -EPERM.
+ */
+#define MVSOCK_BPF_ERRNO_MAX	133
+
+/*
  * Proposed virtio-vsock feature bit (not in the virtio spec): the device
  * config space carries a __le32 priority after guest_cid; among devices
  * offering it the lowest priority becomes the default device. Bits 0-2
