@@ -114,7 +114,8 @@ host_main() {
 		exit 1
 	fi
 	command -v perf >/dev/null || { echo "demo: perf is not installed (make deps)" >&2; exit 1; }
-	rm -rf "$OUTDIR"
+	# (build/demo/ also has scripts/demo.sh's files: only ours go)
+	rm -rf "$OUTDIR/vm" "$OUTDIR/demo.log" "$OUTDIR/initramfs.log"
 	mkdir -p "$OUTDIR"
 	{
 		echo "mvsock demo, nested topology: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), kernel $kver, git $(git describe --always --dirty 2>/dev/null || echo '?')"
