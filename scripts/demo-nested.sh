@@ -88,7 +88,7 @@ vm_main() {
 	122) echo "demo: FAILED: the guest could not be started:"; tail -n 5 "$O/run-inner.log" ;;
 	*) echo "demo: FAILED: a step failed (status $rc)" ;;
 	esac
-	if [ "$rc" != 0 ] && [ ! -s "$O/steps-done" ]; then
+	if [ "$rc" != 0 ] && [ ! -e "$O/steps-done" ]; then
 		echo "the guest's boot log: build/demo/vm/run-inner.log"
 		grep -E '^nested: (TIMEOUT|CRASH|RETRY|error|the inner)' "$O/run-inner.log" | head -n 5
 	fi
@@ -141,14 +141,16 @@ host_main() {
 		scripts/demo-nested.sh --in-vm 2>&1 | tee -a "$OUTDIR/demo.log" |
 		grep --line-buffered -v -e 'fw_cfg name=etc/sercon-port' -e '^MVSOCK-VM-EXIT '
 	rc=${PIPESTATUS[0]}
-	echo
 	{
+		echo
+		echo "== 6. result"
 		echo "wall time: $((SECONDS - t0)) s (build machine:$(uptime | sed 's/.*,\( *load average\)/\1/'))"
 		echo "logs: build/demo/demo.log (this run), build/demo/vm/ (each tool's full output, the guest's logs)"
 		if [ "$rc" = 0 ]; then
 			echo "demo: everything worked"
 		else
-			echo "demo: FAILED (status $rc)$( [ "$rc" -ge 120 ] && echo "; host VM kernel log: build/vm/last-dmesg.txt")"
+			f=$(cut -d: -f1 "$OUTDIR/vm/failed.txt" 2>/dev/null | sort -u | tr '\n' ',')
+			echo "demo: FAILED (status $rc${f:+; ${f%,}})$( [ "$rc" -ge 120 ] && echo "; host VM kernel log: build/vm/last-dmesg.txt")"
 		fi
 	} | tee -a "$OUTDIR/demo.log"
 	exit "$rc"

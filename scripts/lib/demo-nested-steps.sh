@@ -45,6 +45,7 @@ step() { # number title explanation
 
 fail() {
 	echo "demo: step $STEP FAILED: $*"
+	echo "step $STEP: $*" >>"$O/failed.txt"
 	FAILED=1
 }
 
@@ -279,7 +280,7 @@ nb_on guest sh -c 'md=$1; shift; for t in "$@"; do
 		"$md" connect -T 30 -b "${t%:*}" 2 "${t#*:}" 2>&1 | sed "s/^/  /"
 	done' sh "$MD" "${tries[@]}" >"$O/connects.txt" 2>&1
 cat "$O/connects.txt"
-deny=$(sed -n "/^guest\\$ mdtool connect -b $c 2 7001\$/{n;p}" "$O/connects.txt")
+deny=$(sed -n "/^guest\\$ mdtool connect -b $c 2 7001\$/{n;s/^ *//;p}" "$O/connects.txt")
 [[ $deny == *"error=ECONNRESET op=connect"* ]] ||
 	{ fail "CID $c to port 7001 should fail with ECONNRESET, got: ${deny:-nothing}"; ok4=0; }
 grep -q "^  server: accept local=2:7002 peer=$c:" "$O/connects.txt" ||
