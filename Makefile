@@ -12,7 +12,10 @@
 #                   (DESTDIR, PREFIX=/usr/local; scripts/install.sh);
 #                   make uninstall removes exactly those files
 #   make deb        Debian packages mvsock-dkms, mvsock-tools in build/deb/
-#   make demo       scripts/demo.sh
+#   make demo       the whole system (scripts/demo-nested.sh): a host VM
+#                   with mvsock_vhost, a nested guest with three devices;
+#                   vsockctl, vsocktop, a policy, perf (build/demo/)
+#   make demo-local scripts/demo.sh: one VM, the loopback transport
 #   make bench      scripts/bench.sh
 #   make perf-demo  scripts/perf-demo.sh: perf on the mvsock tracepoints
 #                   and a data-path profile, in a VM (build/perf-demo/)
@@ -29,7 +32,7 @@ HAVE_KMOD := $(wildcard selftests/kmod/Kbuild)
 HAVE_USER := $(wildcard selftests/Makefile)
 HAVE_BPF := $(wildcard bpf/Makefile)
 
-.PHONY: all modules modules-nohooks kmod user bpf deps ensure-deps check demo bench perf-demo clean help
+.PHONY: all modules modules-nohooks kmod user bpf deps ensure-deps check demo demo-local bench perf-demo clean help
 .PHONY: install uninstall deb
 
 all: modules kmod user bpf tools
@@ -63,13 +66,15 @@ endif
 # The reference build of scripts/bench-hooks.sh: the same sources,
 # compiled with MVSOCK_NOHOOKS=1 (see kernel/Kbuild) into
 # build/nohooks/kernel/ (copies: kbuild of 6.12 writes its output next to
-# the sources; include/ is a link, for "../include/uapi/..."). Only
+# the sources; include/ and dkms.conf are links, for "../include/uapi/..."
+# and the modules' version). Only
 # mvsock.ko and mvsock_loopback.ko are used; kernel/ is left alone.
 NOHOOKS_DIR := $(CURDIR)/build/nohooks/kernel
 
 modules-nohooks: check-kver
 ifneq ($(HAVE_KBUILD),)
-	@mkdir -p $(NOHOOKS_DIR) && ln -sfn ../../include $(NOHOOKS_DIR)/../include
+	@mkdir -p $(NOHOOKS_DIR) && ln -sfn ../../include $(NOHOOKS_DIR)/../include && \
+		ln -sfn ../../dkms.conf $(NOHOOKS_DIR)/../dkms.conf
 	@for f in kernel/Kbuild $(filter-out %.mod.c,$(wildcard kernel/*.[ch])); do \
 		cmp -s $$f $(NOHOOKS_DIR)/$${f#kernel/} || cp -p $$f $(NOHOOKS_DIR)/ || exit 1; \
 	done
@@ -115,7 +120,12 @@ deb: ensure-deps
 check: all
 	KVER=$(KVER) selftests/run-check.sh
 
+# the whole system: host VM with our vhost driver, nested guest with three
+# virtio-vsock devices; demo-local: one VM with the loopback transport
 demo: all
+	KVER=$(KVER) scripts/demo-nested.sh
+
+demo-local: all
 	KVER=$(KVER) scripts/demo.sh
 
 bench: all

@@ -104,4 +104,6 @@ module_init(mvsock_init);
 module_exit(mvsock_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("mvsock: AF_VSOCK over virtio with several devices per guest");
+MODULE_AUTHOR("The mvsock authors");
+MODULE_VERSION(MVSOCK_MOD_VERSION);
 MODULE_ALIAS_NETPROTO(PF_VSOCK);

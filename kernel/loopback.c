@@ -158,3 +158,5 @@ module_init(mvsock_lo_init);
 module_exit(mvsock_lo_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("mvsock loopback device (CID 1)");
+MODULE_AUTHOR("The mvsock authors");
+MODULE_VERSION(MVSOCK_MOD_VERSION);

@@ -606,5 +606,7 @@ module_init(mvh_init);
 module_exit(mvh_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("mvsock host driver: /dev/vhost-vsock over the vhost core");
+MODULE_AUTHOR("The mvsock authors");
+MODULE_VERSION(MVSOCK_MOD_VERSION);
 MODULE_ALIAS_MISCDEV(VHOST_VSOCK_MINOR);
 MODULE_ALIAS("devname:vhost-vsock");

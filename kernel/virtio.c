@@ -497,3 +497,5 @@ module_virtio_driver(mvg_driver);
 MODULE_DEVICE_TABLE(virtio, mvg_id_table);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("mvsock guest driver: every virtio-vsock device of a guest");
+MODULE_AUTHOR("The mvsock authors");
+MODULE_VERSION(MVSOCK_MOD_VERSION);

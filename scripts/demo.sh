@@ -27,32 +27,6 @@ ROOT=$(cd "$HERE/.." && pwd -P)
 # Guest side
 ###########################################################################
 
-# Make a raw trace line easier to read: packet op and socket state names.
-annotate() {
-	awk '
-	BEGIN {
-		split("REQUEST RESPONSE RST SHUTDOWN RW CREDIT_UPDATE CREDIT_REQUEST", op, " ")
-		st[1] = "ESTABLISHED"; st[2] = "SYN_SENT"; st[7] = "CLOSE"
-		st[8] = "CLOSE_WAIT"; st[10] = "LISTEN"; st[11] = "CLOSING"
-		st[4] = "FIN_WAIT1"; st[5] = "FIN_WAIT2"; st[6] = "TIME_WAIT"
-		st[9] = "LAST_ACK"; st[3] = "SYN_RECV"
-	}
-	{
-		$1 = $1	# one space between fields on every line
-		for (i = 1; i <= NF; i++) {
-			if ($i ~ /^op=[0-9]+$/) {
-				n = substr($i, 4) + 0
-				if (n in op) $i = $i "(" op[n] ")"
-			} else if ($i == "state" && i + 3 <= NF && $(i + 2) == "->") {
-				a = $(i + 1) + 0; b = $(i + 3) + 0
-				if (a in st) $(i + 1) = $(i + 1) "(" st[a] ")"
-				if (b in st) $(i + 3) = $(i + 3) "(" st[b] ")"
-			}
-		}
-		print
-	}'
-}
-
 guest_main() {
 	local T=/sys/kernel/tracing tmp lpid cpid i ssout ev
 	bench_in_vm guest
@@ -146,8 +120,8 @@ guest_main() {
 		grep -v '^#' "$T/trace" >"$tmp/trace"
 
 		section "The first $DEMO_EVENTS trace events" \
-			"from $T/trace; ops: 1 REQUEST 2 RESPONSE 3 RST 4 SHUTDOWN 5 RW 6 CREDIT_UPDATE 7 CREDIT_REQUEST; states are TCP_* numbers (names added)"
-		head -n "$DEMO_EVENTS" "$tmp/trace" | annotate
+			"from $T/trace: packet ops, socket types and states by name, as the tracepoints print them"
+		head -n "$DEMO_EVENTS" "$tmp/trace" | tr -s ' \t' ' '
 
 		section "Events recorded, by type" \
 			"all $(wc -l <"$tmp/trace") events of this demo, counted per tracepoint"
