@@ -20,7 +20,7 @@
 # Environment: HOST_TESTS="pat1 pat2" runs only the cases whose names
 # contain one of the patterns; FG_FUZZ, FG_SEED, FG_DATA_MB, FG_CID_BASE,
 # FG_PORT_BASE, FG_ALWAYS_KICK, KTAP_TIMEOUT_SCALE are passed to the
-# program (see selftests/host/fakeguest.c).
+# program (see selftests/host/fakeguest/main.c).
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 BIN=${MVSOCK_BUILD:-$ROOT/build}/host/fakeguest
