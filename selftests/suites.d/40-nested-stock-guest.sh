@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Nested topology (DESIGN.md, Tests, topology 3), stock guest: OUR host
+# Nested topology (docs/testing.md, "Nested topology"), stock guest: OUR host
 # driver (kernel/mvsock_vhost.ko: /dev/vhost-vsock) in this VM serves a
 # second-level guest (selftests/nested/run-inner.sh: QEMU TCG,
 # vhost-vsock-pci, guest-cid=3) that runs Debian's STOCK guest driver
