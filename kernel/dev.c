@@ -435,7 +435,8 @@ static int mvsock_route_bpf(struct mvsock_sock *vsk,
 
 /*
  * Routing for an outgoing connection. On success *out holds a device
- * reference and vsk->local.svm_cid is the CID the peer will see.
+ * reference; the caller takes the CID the peer will see from the bound
+ * CID or, unbound, from that device (mvsock_dev_local_cid()).
  */
 int mvsock_route(struct mvsock_sock *vsk, const struct sockaddr_vm *remote,
 		 struct mvsock_dev **out)

@@ -4,7 +4,7 @@
  * tools/vsockctl, the loaders of bpf/), one style for all:
  *   - argp, long options; --help (with an "Examples:" section after \v in
  *     the doc) and --version ("NAME VERSION", the project's version from
- *     `git describe`, bpf/toolchain.mk) exit 0;
+ *     scripts/version.sh, through bpf/toolchain.mk) exit 0;
  *   - -v/--verbose shows libbpf's log, which is silent otherwise;
  *   - a usage error: one line and "Try ... --help", exit 2 (argp_error()
  *     while parsing, cli_usage() after);
