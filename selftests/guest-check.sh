@@ -14,7 +14,7 @@
 #
 # Environment: CHECK_SUITES="50-* 60-*" or "50-*,60-*" runs only the suites
 # whose names match one of the globs (00-* always run); SUITE_TIMEOUT
-# (seconds, default 1800) bounds each suite. The line "# mvsock-suites: ..."
+# (seconds, default 2700) bounds each suite. The line "# mvsock-suites: ..."
 # names the suites it runs (run-check.sh reruns the unfinished ones).
 
 set -u
@@ -64,13 +64,13 @@ for s in "${suites[@]}"; do
 	fi
 	echo "# mvsock-suite: begin $name"
 	start=$SECONDS
-	timeout --kill-after=10 "${SUITE_TIMEOUT:-1800}" "$s" </dev/null 2>&1 | indent
+	timeout --kill-after=10 "${SUITE_TIMEOUT:-2700}" "$s" </dev/null 2>&1 | indent
 	rc=${PIPESTATUS[0]}
 	echo "# mvsock-suite: end $name exit=$rc time=$((SECONDS - start))s"
 	if [ "$rc" = 0 ]; then
 		echo "ok $n - $name"
 	else
-		[ "$rc" = 124 ] && echo "# $name: timed out after ${SUITE_TIMEOUT:-1800}s"
+		[ "$rc" = 124 ] && echo "# $name: timed out after ${SUITE_TIMEOUT:-2700}s"
 		echo "not ok $n - $name # exit status $rc"
 		bad=$((bad + 1))
 		[[ $name == 00-* ]] && abort=$name

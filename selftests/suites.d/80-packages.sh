@@ -123,10 +123,13 @@ if [ "${#debs[@]}" != 2 ]; then
 	echo "build/deb/ has ${#debs[@]} of the 2 packages (scripts/mkdeb.sh)" >"$W/log"
 	result 1 "apt install ./mvsock-dkms_*.deb ./mvsock-tools_*.deb" "$W/log"
 else
-	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y \
+	# (DKMS's build under TCG: about 8 minutes on the 2-CPU build machine)
+	t0=$SECONDS
+	DEBIAN_FRONTEND=noninteractive timeout 1500 apt-get install -y \
 		-o Debug::NoLocking=1 "${debs[@]}" >"$W/apt" 2>&1
 	rc=$?
 	tail -n 20 "$W/apt" >"$W/log"
+	echo "apt install took $((SECONDS - t0)) s" >>"$W/log"
 	result "$rc" "apt install ./mvsock-dkms_*.deb ./mvsock-tools_*.deb (DKMS builds for $KVER)" "$W/log"
 fi
 
@@ -213,10 +216,12 @@ result $? "apt purge: the files are exactly those before the install" "$W/log"
 # ---- DKMS from the sources --------------------------------------------------
 
 src=/usr/src/mvsock-$BASE
+t0=$SECONDS
 "$ROOT/scripts/install.sh" dkms-src "$src" >"$W/log" 2>&1 &&
-	timeout 900 dkms install "mvsock/$BASE" -k "$KVER" >>"$W/log" 2>&1
+	timeout 1500 dkms install "mvsock/$BASE" -k "$KVER" >>"$W/log" 2>&1
 rc=$?
 tail -n 15 "$W/log" >"$W/log2"
+echo "dkms install took $((SECONDS - t0)) s" >>"$W/log2"
 result "$rc" "dkms install mvsock/$BASE from the sources (install.sh dkms-src)" "$W/log2"
 
 ok=0
