@@ -4,9 +4,11 @@
 # Multi-device cases of the nested topology (issue "Guest side"): runs in
 # the outer VM (the host) as the --host command of
 # selftests/nested/run-inner.sh, whose inner guest has our guest driver
-# packed (kernel/mvsock.ko, kernel/mvsock_virtio.ko, not yet loaded) and
-# MD_NDEV (3) vhost-vsock-pci devices with guest CIDs MD_CID0, MD_CID0+1,
-# ... Each case is a shell function; results are TAP lines numbered from
+# packed (kernel/mvsock.ko, kernel/mvsock_virtio.ko, not yet loaded; with
+# run-inner.sh --autoload loaded at boot by alias from where the package
+# installs them, which the first case checks and undoes) and MD_NDEV (3)
+# vhost-vsock-pci devices with guest CIDs MD_CID0, MD_CID0+1, ... Each
+# case is a shell function; results are TAP lines numbered from
 # NESTED_TAP_FIRST, no plan (the suite prints it: `cases.sh --count`).
 #
 # Usage: cases.sh            run every case (inside run-inner.sh --host)
@@ -42,6 +44,7 @@ CIDS=()
 for ((k = 0; k < NDEV; k++)); do CIDS+=($((C0 + k))); done
 
 CASES=(
+	autoload "guest booted with our package's modules installed (updates/, depmod, the modprobe.d blacklist) and a uevent listener that modprobes by MODALIAS (run-inner.sh --autoload): with no insmod, all $NDEV virtio-vsock devices are bound to mvsock_virtio, mvsock loaded as its dependency (both the work tree's builds), the blacklisted stock vmw_vsock_virtio_transport (same alias) and vsock not loaded; a connection through the default device; both then unloaded for the insmod cases"
 	load_core "guest: insmod mvsock.ko"
 	load_virtio "guest: insmod mvsock_virtio.ko binds all $NDEV devices (registry lists CIDs $C0..$C2, first probed is the default)"
 	cids_ioctl "guest: GET_LOCAL_CID is the default device's CID, IOCTL_MVSOCK_LIST_CIDS lists every device with the default flag"
@@ -180,6 +183,102 @@ expect() { # TEXT REGEX WHAT
 dev_id_of() { gx cat $MVP/devices | sed -n "s/^id=\([0-9]*\) .*role=guest cid=$1 .*/\1/p"; }
 
 # ---- the cases ----
+# What the inner guest's boot with inner_autoload=1 (run-inner.sh
+# --autoload, selftests/nested/inner-init.sh) did, one prefixed line each:
+# its status, the vsock devices (0x0013) and their drivers, the modules
+# loaded, the device alias in depmod's modules.alias, what modprobe -b
+# resolves the alias to (modprobe -D: nothing is loaded), the loaded
+# modules' srcversion, the listener's modprobes (/run/uevent.log).
+# shellcheck disable=SC2016 # expanded by the inner guest's shell
+AUTOLOAD_REPORT='
+kv=$(uname -r)
+echo "kver: $kv"
+sed "s/^/autoload: /" /run/autoload.status 2>/dev/null || echo "autoload: none"
+ma=
+for d in /sys/bus/virtio/devices/*; do
+	[ "$(cat "$d/device")" = 0x0013 ] || continue
+	drv=none
+	[ -e "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
+	ma=$(cat "$d/modalias")
+	echo "device: ${d##*/} modalias=$ma driver=$drv"
+done
+sed "s/^/module: /" /proc/modules
+grep "^alias virtio:d00000013v" "/lib/modules/$kv/modules.alias" | sed "s/^/alias: /"
+[ -n "$ma" ] && modprobe -b -D "$ma" 2>&1 | sed "s/^/resolves: /; s/ *\$//"
+for m in mvsock mvsock_virtio; do
+	echo "srcversion: $m $(cat /sys/module/$m/srcversion 2>/dev/null)"
+done
+sed "s/^/uevent: /" /run/uevent.log 2>/dev/null
+true
+'
+
+case_autoload() {
+	local o kv l m want i c def ok=0
+	o=$(gx sh -c "$AUTOLOAD_REPORT")
+	msg "$o"
+	kv=$(sed -n 's/^kver: //p' <<<"$o")
+	# the boot's coldplug settled (every virtio device triggered)
+	expect "$o" "^autoload: status=settled triggered=[1-9]" "inner-init.sh's autoload" || ok=1
+	# every vsock device bound to our driver
+	[ "$(grep -c '^device: ' <<<"$o")" = "$NDEV" ] || { msg "expected $NDEV vsock devices"; ok=1; }
+	if grep '^device: ' <<<"$o" | grep -qv ' driver=mvsock_virtio$'; then
+		msg "a vsock device is not bound to mvsock_virtio"
+		ok=1
+	fi
+	# ours loaded (mvsock used by mvsock_virtio), the stock ones not
+	expect "$o" "^module: mvsock_virtio " "mvsock_virtio loaded" || ok=1
+	expect "$o" "^module: mvsock [0-9]+ [0-9]+ ([^ ]*,)?mvsock_virtio," "mvsock loaded, used by mvsock_virtio" || ok=1
+	for m in vsock vmw_vsock_virtio_transport vmw_vsock_virtio_transport_common vsock_loopback vsock_diag; do
+		if grep -q "^module: $m " <<<"$o"; then
+			msg "the stock module $m is loaded"
+			ok=1
+		fi
+	done
+	# the stock driver has the same alias: only the blacklist kept it out
+	expect "$o" '^alias: alias virtio:d00000013v\* vmw_vsock_virtio_transport$' "stock alias" || ok=1
+	expect "$o" '^alias: alias virtio:d00000013v\* mvsock_virtio$' "our alias" || ok=1
+	want="resolves: insmod /lib/modules/$kv/updates/mvsock.ko
+resolves: insmod /lib/modules/$kv/updates/mvsock_virtio.ko"
+	same_lines "modprobe -b -D of the device alias" "$(grep '^resolves: ' <<<"$o")" "$want" || ok=1
+	# the listener's modprobe of each device's alias, all successful
+	l=$(grep '^uevent: seqnum=.* modalias=virtio:d00000013v' <<<"$o")
+	[ "$(grep -c ' status=0$' <<<"$l")" = "$NDEV" ] || { msg "expected $NDEV successful modprobes of the vsock alias"; ok=1; }
+	# the modules loaded are the work tree's builds
+	for m in mvsock mvsock_virtio; do
+		want=$(modinfo -F srcversion "$KO_DIR/$m.ko" 2>&1)
+		expect "$o" "^srcversion: $m $want\$" "srcversion of $m (kernel/$m.ko: $want)" || ok=1
+	done
+	# the registry has the devices; a connection through the default one
+	o=$(gx cat "$MVP/devices")
+	msg "registry: $o"
+	for ((i = 0; i < NDEV; i++)); do
+		c=$((C0 + i))
+		expect "$o" "role=guest cid=$c default=[01] " "device CID $c" || ok=1
+	done
+	def=$(sed -n 's/.*role=guest cid=\([0-9]*\) default=1 .*/\1/p' <<<"$o")
+	if [ -z "$def" ]; then
+		msg "no default device"
+		ok=1
+	else
+		route_check_keep 5011 - "$def" || ok=1
+	fi
+	# unloaded, as load_core and load_virtio expect the guest (closing
+	# sockets hold mvsock.ko for up to their close timeout)
+	gx rmmod mvsock_virtio >>"$D/why" 2>&1 || ok=1
+	for _ in $(seq 40); do
+		gx rmmod mvsock >"$D/rmmod" 2>&1 && break
+		sleep 0.5
+	done
+	o=$(gx grep -E '^mvsock(_virtio)? ' /proc/modules)
+	if [ -n "$o" ]; then
+		cat "$D/rmmod" >>"$D/why"
+		msg "still loaded after rmmod: $o"
+		ok=1
+	fi
+	[ "$ok" = 0 ] && : >"$D/why"
+	return "$ok"
+}
+
 case_load_core() {
 	gx insmod "$KO_DIR/mvsock.ko" >"$D/o" 2>&1 || { cat "$D/o" >>"$D/why"; return 1; }
 }

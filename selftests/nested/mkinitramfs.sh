@@ -9,7 +9,15 @@
 #     (decompressed, for the stock guest driver), upstream's vsock tests
 #     from build/upstream/ with the shared libraries they need, and any
 #     file given with --add, each at its own absolute path (shared
-#     libraries of ELF files come along);
+#     libraries of ELF files come along), and
+#     selftests/nested/uevent-modprobe.sh as /sbin/uevent-modprobe;
+#   - with --installed, also what an installed mvsock package leaves on
+#     a system: the work tree's kernel/*.ko in /lib/modules/$KVER/updates/
+#     (scripts/install.sh's "modules" part), packaging/modprobe.conf as
+#     /etc/modprobe.d/mvsock.conf, the packed Debian modules at their own
+#     paths under /lib/modules/$KVER/kernel/ (decompressed: busybox
+#     modprobe gets no .ko.xz) and modules.dep, modules.alias, ... from
+#     "depmod -b" (for busybox modprobe: inner-init.sh's inner_autoload);
 #   - the kernel as an uncompressed ELF image (vmlinux, booted through its
 #     PVH entry: TCG inside TCG spends many seconds decompressing a
 #     bzImage).
@@ -17,12 +25,13 @@
 # Outputs are rebuilt only when an input changed; each set of --add files
 # has its own initramfs.
 #
-# Usage: selftests/nested/mkinitramfs.sh [--add FILE]... [--print-vmlinux]
+# Usage: selftests/nested/mkinitramfs.sh [--add FILE]... [--installed]
+#            [--print-vmlinux]
 #   Prints the path of the initramfs (or, with --print-vmlinux, of the
 #   kernel image) on stdout.
 # Environment: KVER (default scripts/kver.sh), NESTED_BUILD (output
 # directory, default build/nested), BUSYBOX (default /bin/busybox),
-# CC (default gcc).
+# CC (default gcc), DEPMOD (default depmod).
 
 set -euo pipefail
 
@@ -40,15 +49,17 @@ APPLETS="sh ash mount umount mkdir rmdir insmod rmmod lsmod modprobe poweroff re
 	cut tr dmesg ps kill killall pidof timeout env printf test [ true false seq stat
 	cp mv rm touch mktemp date uname id xargs tee od hexdump find chmod sync nproc
 	free top uptime sysctl mknod realpath readlink basename dirname expr yes dd nc
-	setsid nohup stty watch"
+	setsid nohup stty watch uevent"
 
 die() { echo "nested-mkinitramfs: $*" >&2; exit 1; }
 
 PRINT=initramfs
 ADD=()
+INSTALLED=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--add) [ $# -ge 2 ] || die "--add needs a file"; ADD+=("$2"); shift 2 ;;
+	--installed) INSTALLED=1; shift ;;
 	--print-vmlinux) PRINT=vmlinux; shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	*) die "unknown argument '$1'" ;;
@@ -175,17 +186,39 @@ for f in "${FILES[@]}"; do
 	done < <(ldd "$f" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
 done
 
-# One output per set of --add files, so that suites with different files
-# each find theirs already built (run-check.sh builds them here first).
+# --installed: what scripts/install.sh installs of the modules (kernel/*.ko)
+# and the package's modprobe.d file.
+INST=()
+DEPMOD=${DEPMOD:-}
+if [ "$INSTALLED" = 1 ]; then
+	for f in "$ROOT"/kernel/*.ko; do
+		[ -f "$f" ] && INST+=("$f")
+	done
+	[ ${#INST[@]} -gt 0 ] || die "--installed: no kernel/*.ko (run make first)"
+	INST+=("$ROOT/packaging/modprobe.conf" "$ROOT/scripts/install.sh")
+	if [ -z "$DEPMOD" ]; then
+		DEPMOD=$(PATH=$PATH:/sbin:/usr/sbin command -v depmod) || die "--installed: depmod not found (kmod)"
+	fi
+fi
+
+# One output per set of --add files (and --installed), so that suites
+# with different files each find theirs already built (run-check.sh
+# builds them here first).
 OUT=$OUTDIR/initramfs-$KVER.cpio
-if [ ${#ADD[@]} -gt 0 ]; then
-	OUT=$OUTDIR/initramfs-$KVER-$(printf '%s\n' "${ADD[@]}" | md5sum | cut -c1-8).cpio
+if [ ${#ADD[@]} -gt 0 ] || [ "$INSTALLED" = 1 ]; then
+	OUT=$OUTDIR/initramfs-$KVER-$({
+		printf '%s\n' "${ADD[@]}"
+		[ "$INSTALLED" = 0 ] || echo --installed
+	} | md5sum | cut -c1-8).cpio
 fi
 key=$(
 	echo "kver=$KVER"
-	stat -c '%n %s %Y' "$BUSYBOX" "$VRELAY" "$HERE/inner-init.sh" "$HERE/mkinitramfs.sh"
+	stat -c '%n %s %Y' "$BUSYBOX" "$VRELAY" "$HERE/inner-init.sh" "$HERE/mkinitramfs.sh" \
+		"$HERE/uevent-modprobe.sh"
 	for p in "${MODS[@]}"; do stat -c '%n %s %Y' "$MODDIR/$p"; done
 	for f in "${FILES[@]}" "${LIBS[@]}"; do stat -L -c '%n %s %Y' "$f"; done
+	[ "$INSTALLED" = 0 ] || echo installed
+	for f in "${INST[@]}"; do stat -c '%n %s %Y' "$f"; done
 )
 if fresh "$OUT" "$key"; then
 	echo "$OUT"
@@ -205,6 +238,7 @@ for a in $APPLETS; do
 done
 cp "$VRELAY" "$stage/bin/vrelay"
 install -m 0755 "$HERE/inner-init.sh" "$stage/init"
+install -m 0755 "$HERE/uevent-modprobe.sh" "$stage/sbin/uevent-modprobe"
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 echo "root:x:0:" >"$stage/etc/group"
 for p in "${MODS[@]}"; do
@@ -221,6 +255,31 @@ for f in "${FILES[@]}" "${LIBS[@]}"; do
 	mkdir -p "$stage$(dirname "$f")"
 	cp -L "$f" "$stage$f"
 done
+if [ "$INSTALLED" = 1 ]; then
+	kdir=$stage$MODDIR
+	# Debian's modules where Debian has them (uncompressed; the same
+	# files as /lib/modules/NAME.ko), ours where the package puts them,
+	# then depmod over that tree as on a system.
+	for p in "${MODS[@]}"; do
+		mkdir -p "$kdir/$(dirname "$p")"
+		ln "$stage/lib/modules/$(modname "$p").ko" "$kdir/${p%.ko*}.ko"
+	done
+	cp "$MODDIR/modules.builtin" "$MODDIR/modules.builtin.modinfo" "$MODDIR/modules.order" "$kdir/"
+	DESTDIR=$stage KVER=$KVER "$ROOT/scripts/install.sh" install modules >/dev/null ||
+		die "--installed: scripts/install.sh install modules failed"
+	# a module also packed with --add: one file, two names (the inner
+	# guest has little memory)
+	for f in "$kdir"/updates/*.ko; do
+		a=$stage$ROOT/kernel/${f##*/}
+		if [ -f "$a" ] && cmp -s "$a" "$f"; then
+			ln -f "$a" "$f"
+		fi
+	done
+	install -D -m 0644 "$ROOT/packaging/modprobe.conf" "$stage/etc/modprobe.d/mvsock.conf"
+	"$DEPMOD" -b "$stage" "$KVER" || die "--installed: depmod -b $stage $KVER failed"
+	grep -q '^updates/mvsock_virtio\.ko:' "$kdir/modules.dep" ||
+		die "--installed: depmod did not list updates/mvsock_virtio.ko"
+fi
 
 # /dev/console (char 5:1) cannot be created in the staging directory
 # without root: append it as a second cpio archive (the kernel unpacks

@@ -37,6 +37,13 @@
 #                     vsock,vmw_vsock_virtio_transport_common,
 #                     vmw_vsock_virtio_transport)
 #   --add FILE        pack FILE into the initramfs at its path (repeatable)
+#   --installed       the initramfs also has the work tree's modules
+#                     installed as the package installs them, with
+#                     modules.dep/modules.alias and the modprobe.d
+#                     blacklist (mkinitramfs.sh --installed)
+#   --autoload        (implies --installed) the inner init loads drivers
+#                     by alias as udev would (inner_autoload=1 of
+#                     inner-init.sh: uevent listener, coldplug, settle)
 #   --listen-inner P  accept TCP on 127.0.0.1:P in the inner guest, carried
 #                     to 127.0.0.1:P here (repeatable)
 #   --listen-outer P  accept TCP on 127.0.0.1:P here, carried to
@@ -126,6 +133,8 @@ VHOSTFD=0
 VHOST_DEV=/dev/vhost-vsock
 LOAD=
 ADD=()
+INSTALLED=0
+AUTOLOAD=0
 L_INNER=()
 L_OUTER=()
 APPEND=
@@ -161,6 +170,8 @@ while [ $# -gt 0 ]; do
 	--vhost-dev) need_arg "$@"; VHOST_DEV=$2; VHOSTFD=1; shift 2 ;;
 	--load) need_arg "$@"; LOAD=$2; shift 2 ;;
 	--add) need_arg "$@"; ADD+=(--add "$2"); shift 2 ;;
+	--installed) INSTALLED=1; shift ;;
+	--autoload) AUTOLOAD=1; INSTALLED=1; shift ;;
 	--listen-inner) need_arg "$@"; num "$2"; L_INNER+=("$2"); shift 2 ;;
 	--listen-outer) need_arg "$@"; num "$2"; L_OUTER+=("$2"); shift 2 ;;
 	--append) need_arg "$@"; APPEND=$2; shift 2 ;;
@@ -192,6 +203,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 command -v "$QEMU" >/dev/null || die "$QEMU not found"
 KVER=${KVER:-$("$ROOT/scripts/kver.sh")}
 export KVER
+[ "$INSTALLED" = 1 ] && ADD+=(--installed)
 INITRD=$("$HERE/mkinitramfs.sh" "${ADD[@]}") || die "cannot build the inner initramfs"
 KERNEL=$("$HERE/mkinitramfs.sh" --print-vmlinux) || die "cannot extract the kernel"
 VRELAY=${NESTED_BUILD:-$ROOT/build/nested}/vrelay
@@ -265,6 +277,7 @@ tsc_khz=$(dmesg 2>/dev/null | awk '
 # entropy source's self-test, BPF struct_ops registration).
 CMDLINE+=" initcall_blacklist=jent_mod_init,bpf_dummy_struct_ops_init,bpf_tcp_ca_kfunc_init"
 [ -n "$LOAD" ] && CMDLINE+=" inner_load=$LOAD"
+[ "$AUTOLOAD" = 1 ] && CMDLINE+=" inner_autoload=1"
 [ ${#L_INNER[@]} -gt 0 ] && CMDLINE+=" inner_listen=$(ports "${L_INNER[@]}")"
 [ "${NESTED_VERBOSE:-0}" = 1 ] && CMDLINE+=" inner_verbose=1"
 [ -n "$APPEND" ] && CMDLINE+=" $APPEND"
@@ -465,7 +478,7 @@ done
 BOOT_MS=$(ms)
 read -r _ uptime <"$W/ready"
 say "inner guest up $((BOOT_MS - QSTART)) ms after QEMU started ($BOOT_MS ms after this script; inner uptime ${uptime}s)"
-steps=$(tr -d '\r' <"$W/console.log" | sed -n 's/^nested-init: \(init started\|modules loaded\) at /\1 /p' | tr '\n' ',')
+steps=$(tr -d '\r' <"$W/console.log" | sed -n 's/^nested-init: \(init started\|modules loaded\|autoload [a-z]*\) at \([0-9.]*s\).*/\1 \2/p' | tr '\n' ',')
 [ -n "$steps" ] && say "inner uptime: ${steps%,}"
 
 export NESTED_EXEC=$HERE/inner-exec.sh
