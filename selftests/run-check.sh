@@ -13,7 +13,8 @@
 # Usage: selftests/run-check.sh
 # Environment (forwarded into the VM): MVSOCK_STOCK=1 tests Debian's stock
 # vsock modules instead of ours (a harness self-test), CHECK_SUITES="50-*
-# 6*" (globs, separated by spaces or commas), SUITE_TIMEOUT. CHECK_TIMEOUT
+# 6*" (globs, separated by spaces or commas), SUITE_TIMEOUT,
+# SUITE_EMU_RETRIES (selftests/guest-check.sh). CHECK_TIMEOUT
 # (seconds, default 5000: the whole set takes about 3500 s on the 2-CPU
 # build machine) bounds each VM; CHECK_VM_RETRIES (default 1).
 # The full console output is kept in build/check/console.log.
@@ -45,7 +46,7 @@ if ! scripts/mkdeb.sh >"$LOGDIR/mkdeb.log" 2>&1; then
 fi
 
 vm_env=${VM_ENV:-}
-for v in MVSOCK_STOCK SUITE_TIMEOUT; do
+for v in MVSOCK_STOCK SUITE_TIMEOUT SUITE_EMU_RETRIES; do
 	if [ -n "${!v:-}" ]; then
 		case "${!v}" in
 		*[[:space:]]*)
