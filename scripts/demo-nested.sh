@@ -48,7 +48,6 @@ vm_main() {
 	NB_PFX=demo
 	# shellcheck source=scripts/lib/nested-bench.sh
 	. "$ROOT/scripts/lib/nested-bench.sh"
-	MD_INSTALLED=0	# as in host_main
 	# shellcheck source=selftests/multidev/suite-args.sh
 	. "$ROOT/selftests/multidev/suite-args.sh"
 	export DEMO_OUT=$O DEMO_MIB
@@ -124,9 +123,6 @@ host_main() {
 	} | tee "$OUTDIR/demo.log"
 	# The guest's initramfs, here (much faster than in the host VM,
 	# which then only checks it is up to date).
-	# (the guest's initramfs without the installed-package tree of the
-	# suites' autoload case: a smaller initramfs boots faster)
-	MD_INSTALLED=0
 	# shellcheck source=selftests/multidev/suite-args.sh
 	. "$ROOT/selftests/multidev/suite-args.sh"
 	md_prebuild_initramfs >"$OUTDIR/initramfs.log" 2>&1 || {

@@ -4,8 +4,7 @@
 # run-inner.sh arguments of the multi-device suites (sourced): MD_NDEV
 # vhost-vsock-pci devices from guest CID 3, our guest modules and the test
 # programs packed into the inner initramfs (at their paths here), our
-# modules also installed there as the package installs them (--installed,
-# for the autoload case; MD_INSTALLED=0 leaves it out: the demo),
+# modules also installed there as the package installs them (--installed),
 # the TCP control ports of vsock_test carried both ways. VSOCKCTL: another
 # vsockctl binary (as cases.sh: the same path in both machines).
 # MD_CASE_ARGS: what the suites' run of cases.sh adds: --autoload (the
@@ -20,9 +19,9 @@ MD_RUN_ARGS=(
 	--add "$_b/multidev/mdtool" --add "$_b/multidev/bindshim.so"
 	--add "$_b/bench/vsock_pingpong" --add "$_b/tools/vsocktop"
 	--add "${VSOCKCTL:-$_b/tools/vsockctl}"
+	--installed
 	--listen-inner 1240 --listen-outer 1241
 )
-[ "${MD_INSTALLED:-1}" = 0 ] || MD_RUN_ARGS+=(--installed)
 MD_CASE_ARGS=()
 if [ -z "${MD_ONLY:-}" ] || [[ ",$MD_ONLY," == *,autoload,* ]]; then
 	MD_CASE_ARGS+=(--autoload)
