@@ -3,13 +3,15 @@
 #
 # run-inner.sh arguments of the multi-device suites (sourced): MD_NDEV
 # vhost-vsock-pci devices from guest CID 3, our guest modules and the test
-# programs packed into the inner initramfs (at their paths here), our
-# modules also installed there as the package installs them (--installed),
-# the TCP control ports of vsock_test carried both ways. VSOCKCTL: another
+# programs packed into the inner initramfs (at their paths here), the TCP
+# control ports of vsock_test carried both ways. VSOCKCTL: another
 # vsockctl binary (as cases.sh: the same path in both machines).
-# MD_CASE_ARGS: what the suites' run of cases.sh adds: --autoload (the
-# inner init loads the drivers by alias at boot) for its "autoload" case,
-# unless MD_ONLY leaves that case out.
+# The "autoload" case is opt-in (MD_ONLY=autoload,...): only then are our
+# modules also installed in the initramfs as the package installs them
+# (--installed), and MD_CASE_ARGS, what the suites' run of cases.sh adds,
+# has --autoload (the inner init loads the drivers by alias at boot). Its
+# inner guests hit the emulator's bad-EFLAGS fault in 3 of 5 boots, the
+# others in none (docs/testing.md).
 
 MD_NDEV=${MD_NDEV:-3}
 _b=${MVSOCK_BUILD:-$ROOT/build}
@@ -19,11 +21,11 @@ MD_RUN_ARGS=(
 	--add "$_b/multidev/mdtool" --add "$_b/multidev/bindshim.so"
 	--add "$_b/bench/vsock_pingpong" --add "$_b/tools/vsocktop"
 	--add "${VSOCKCTL:-$_b/tools/vsockctl}"
-	--installed
 	--listen-inner 1240 --listen-outer 1241
 )
 MD_CASE_ARGS=()
-if [ -z "${MD_ONLY:-}" ] || [[ ",$MD_ONLY," == *,autoload,* ]]; then
+if [[ ",${MD_ONLY:-}," == *,autoload,* ]]; then
+	MD_RUN_ARGS+=(--installed)
 	MD_CASE_ARGS+=(--autoload)
 fi
 # hot-plug and migration cases (our host driver only: time)
