@@ -18,7 +18,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 echo "KTAP version 1"
-echo "1..13"
+echo "1..15"
 
 classify() { # fixture want-status want-regex
 	local out rc
@@ -33,6 +33,8 @@ classify int3-present.log 1 '^$'
 classify int3-ours.log 1 '^$'
 classify eflags.log 0 '^bad EFLAGS: 07b81682 has reserved bits 22-31 set'
 classify oops-plain.log 1 '^$'
+classify warn-eflags.log 0 '^bad EFLAGS: 07a83002 has reserved bits 22-31 set \(at exc_debug_kernel'
+classify warn-plain.log 1 '^$'
 classify clean.log 1 '^$'
 
 # A scratch tree: the real run-check.sh, guest-check.sh and emu-crash.sh,

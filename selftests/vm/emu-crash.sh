@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Tells whether a kernel log's first oops is one of the two known faults of
-# the emulator (QEMU TCG) rather than of the kernel or of the code under
-# test (docs/testing.md, "Crashes of the emulator"):
+# Tells whether a kernel log's first oops or WARNING is one of the two
+# known faults of the emulator (QEMU TCG) rather than of the kernel or of
+# the code under test (docs/testing.md, "Crashes of the emulator"):
 #
 #   stale int3  "Oops: int3" whose code dump shows no int3 byte (0xcc) in
 #               front of the faulting address any more: the kernel patched
@@ -17,7 +17,7 @@
 #
 # Usage: selftests/vm/emu-crash.sh KERNEL-LOG
 # Exit status: 0 and one line naming the signature when the log matches,
-# 1 when it does not (or has no oops), 2 on a usage error.
+# 1 when it does not (or has no oops or WARNING), 2 on a usage error.
 
 set -uo pipefail
 
@@ -29,7 +29,7 @@ fi
 # The first oops report: from its first line up to the next "---[ end" or
 # 80 lines, whichever comes first.
 report=$(tr -d '\r' <"$1" | awk '
-	!on && /Oops: |general protection fault|BUG: unable to handle|invalid opcode|double fault/ { on = 1 }
+	!on && /Oops: |general protection fault|BUG: unable to handle|invalid opcode|double fault|WARNING: CPU: / { on = 1 }
 	on { print; if (/---\[ end/ || ++n >= 80) exit }')
 [ -n "$report" ] || exit 1
 
