@@ -6,7 +6,7 @@
 # loopback device (CID 1) with socat, and shows what the system sees:
 # ss --vsock, the local CID ioctl, and the first trace events.
 #
-# Usage: scripts/demo.sh             (what "make demo" runs)
+# Usage: scripts/demo.sh             (what "make demo-local" runs)
 #        scripts/demo.sh --in-vm     (inside the guest only)
 # Environment: KVER (see scripts/kver.sh), DEMO_EVENTS (trace lines shown,
 # default 30), DEMO_PORT (default 5000).
