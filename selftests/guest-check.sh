@@ -58,10 +58,11 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 EMU_NOTE='note: a known emulator fault, not the code under test'
 emu_retries=${SUITE_EMU_RETRIES:-1}
+suite_timeout=${SUITE_TIMEOUT:-2700}
 run_suite() {
 	local start=$SECONDS rc
 	echo "# mvsock-suite: begin $2"
-	timeout --kill-after=10 "${SUITE_TIMEOUT:-2700}" "$1" </dev/null 2>&1 | tee "$out" | indent
+	timeout --kill-after=10 "$suite_timeout" "$1" </dev/null 2>&1 | tee "$out" | indent
 	rc=${PIPESTATUS[0]}
 	echo "# mvsock-suite: end $2 exit=$rc time=$((SECONDS - start))s"
 	return "$rc"
@@ -93,7 +94,7 @@ for s in "${suites[@]}"; do
 	if [ "$rc" = 0 ]; then
 		echo "ok $n - $name"
 	else
-		[ "$rc" = 124 ] && echo "# $name: timed out after ${SUITE_TIMEOUT:-2700}s"
+		[ "$rc" = 124 ] && echo "# $name: timed out after ${suite_timeout}s"
 		echo "not ok $n - $name # exit status $rc"
 		bad=$((bad + 1))
 		[[ $name == 00-* ]] && abort=$name
