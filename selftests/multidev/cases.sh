@@ -1416,11 +1416,6 @@ run_case() { # FUNC DESCRIPTION
 		echo "ok $n - $2 # SKIP not in MD_ONLY"
 		return 0
 	fi
-	if [ "$1" = autoload ] && [[ ",${MD_ONLY:-}," != *,autoload,* ]]; then
-		n=$((n + 1))
-		echo "ok $n - $2 # SKIP opt-in: MD_ONLY=autoload,... (suite-args.sh)"
-		return 0
-	fi
 	if [ "$LINK_DEAD" = 1 ]; then
 		echo "$DEAD_WHY: not run" >"$D/why"
 		rc=1

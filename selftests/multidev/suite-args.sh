@@ -6,12 +6,10 @@
 # programs packed into the inner initramfs (at their paths here), the TCP
 # control ports of vsock_test carried both ways. VSOCKCTL: another
 # vsockctl binary (as cases.sh: the same path in both machines).
-# The "autoload" case is opt-in (MD_ONLY=autoload,...): only then are our
-# modules also installed in the initramfs as the package installs them
-# (--installed), and MD_CASE_ARGS, what the suites' run of cases.sh adds,
-# has --autoload (the inner init loads the drivers by alias at boot). Its
-# inner guests hit the emulator's bad-EFLAGS fault in 3 of 5 boots, the
-# others in none (docs/testing.md).
+# MD_CASE_ARGS, what the suites' run of cases.sh adds: --autoload (the
+# inner initramfs also has our modules installed as the package installs
+# them, and the inner init loads the drivers by alias at boot, which case
+# "autoload" checks).
 
 MD_NDEV=${MD_NDEV:-3}
 _b=${MVSOCK_BUILD:-$ROOT/build}
@@ -23,24 +21,24 @@ MD_RUN_ARGS=(
 	--add "${VSOCKCTL:-$_b/tools/vsockctl}"
 	--listen-inner 1240 --listen-outer 1241
 )
-MD_CASE_ARGS=()
-if [[ ",${MD_ONLY:-}," == *,autoload,* ]]; then
-	MD_RUN_ARGS+=(--installed)
-	MD_CASE_ARGS+=(--autoload)
-fi
+MD_CASE_ARGS=(--autoload)
 # hot-plug and migration cases (our host driver only: time)
 [ "${MD_HOST:-ours}" = ours ] && MD_RUN_ARGS+=(--hotplug)
 export NESTED_NDEV=$MD_NDEV
 
-# Build that initramfs now (selftests/run-check.sh does, on the build
-# machine: much faster than in the test VM).
+# Build the initramfs of these run-inner.sh arguments (default: the
+# suites', MD_RUN_ARGS and MD_CASE_ARGS) now: selftests/run-check.sh and
+# scripts/demo-nested.sh do, on the build machine, much faster than in
+# the test VM.
 md_prebuild_initramfs() {
-	local i add=()
-	for ((i = 0; i < ${#MD_RUN_ARGS[@]}; i++)); do
-		case ${MD_RUN_ARGS[i]} in
-		--add) add+=(--add "${MD_RUN_ARGS[i + 1]}") ;;
-		--installed) add+=(--installed) ;;
+	local a add=() prev=
+	[ $# -gt 0 ] || set -- "${MD_RUN_ARGS[@]}" "${MD_CASE_ARGS[@]}"
+	for a in "$@"; do
+		case $prev,$a in
+		--add,*) add+=(--add "$a") ;;
+		*,--installed | *,--autoload) add+=(--installed) ;;
 		esac
+		prev=$a
 	done
 	"$ROOT/selftests/nested/mkinitramfs.sh" "${add[@]}" >/dev/null
 }
