@@ -20,7 +20,7 @@
 # Usage: scripts/demo-nested.sh             (what "make demo" runs)
 #        scripts/demo-nested.sh --in-vm     (inside the host VM only)
 # Environment: KVER (see scripts/kver.sh), DEMO_MIB (MiB per stream,
-# default 4), DEMO_TIMEOUT (seconds for the host VM, default 1800: an
+# default 2), DEMO_TIMEOUT (seconds for the host VM, default 1800: an
 # idle machine needs 4-5 minutes, a busy one much longer),
 # DEMO_INNER_TIMEOUT (seconds for the guest, default 1500).
 # Output: the terminal shows the steps; build/demo/ keeps the whole run
@@ -33,7 +33,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 OUTDIR=$ROOT/build/demo
 
-: "${DEMO_MIB:=4}"
+: "${DEMO_MIB:=2}"
 
 ###########################################################################
 # Host VM side: load the host driver, start perf stat (its start-up,
@@ -45,7 +45,6 @@ vm_main() {
 	local O=${VM_OUT:?} rc t0=$SECONDS
 	[ "${MVSOCK_VM:-}" = 1 ] || { echo "demo: --in-vm is for the host VM only" >&2; exit 2; }
 	cd "$ROOT" || exit 1
-	NB_PFX=demo
 	# shellcheck source=scripts/lib/nested-bench.sh
 	. "$ROOT/scripts/lib/nested-bench.sh"
 	# shellcheck source=selftests/multidev/suite-args.sh
@@ -125,7 +124,7 @@ host_main() {
 	# which then only checks it is up to date).
 	# shellcheck source=selftests/multidev/suite-args.sh
 	. "$ROOT/selftests/multidev/suite-args.sh"
-	md_prebuild_initramfs >"$OUTDIR/initramfs.log" 2>&1 || {
+	md_prebuild_initramfs "${MD_RUN_ARGS[@]}" >"$OUTDIR/initramfs.log" 2>&1 || {
 		cat "$OUTDIR/initramfs.log"
 		echo "demo: cannot build the guest's initramfs" >&2
 		exit 1

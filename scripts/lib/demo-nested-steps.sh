@@ -19,7 +19,6 @@ set -uo pipefail
 shopt -s extglob
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-NB_PFX=demo
 # shellcheck source=scripts/lib/nested-bench.sh
 . "$ROOT/scripts/lib/nested-bench.sh"
 B=$ROOT/build
