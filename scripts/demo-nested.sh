@@ -21,7 +21,7 @@
 #        scripts/demo-nested.sh --in-vm     (inside the host VM only)
 # Environment: KVER (see scripts/kver.sh), DEMO_MIB (MiB per stream,
 # default 2), DEMO_TIMEOUT (seconds for the host VM, default 1800: an
-# idle machine needs 4-5 minutes, a busy one much longer),
+# idle machine needs about 3 minutes, a busy one much longer),
 # DEMO_INNER_TIMEOUT (seconds for the guest, default 1500).
 # Output: the terminal shows the steps; build/demo/ keeps the whole run
 # (demo.log) and each tool's full output (build/demo/vm/).
