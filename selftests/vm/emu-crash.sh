@@ -11,7 +11,8 @@
 #               second vCPU still ran its old translation of the int3.
 #   bad EFLAGS  a register dump with EFLAGS bits 22-31 set, which are
 #               reserved and always 0 on x86: the emulated CPU state was
-#               corrupt.
+#               corrupt (TCG inside TCG, right after the inner kernel's
+#               cmpxchg16b: run-inner.sh now hides CX16 from inner guests).
 #
 # Neither counts when the faulting address is in one of our modules.
 #
