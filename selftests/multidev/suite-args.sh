@@ -6,10 +6,10 @@
 # programs packed into the inner initramfs (at their paths here), the TCP
 # control ports of vsock_test carried both ways. VSOCKCTL: another
 # vsockctl binary (as cases.sh: the same path in both machines).
-# MD_CASE_ARGS, what the suites' run of cases.sh adds: --autoload (the
-# inner initramfs also has our modules installed as the package installs
-# them, and the inner init loads the drivers by alias at boot, which case
-# "autoload" checks).
+# MD_CASE_ARGS, what the suites' run of cases.sh adds: with our host
+# driver, --autoload (the inner initramfs also has our modules installed
+# as the package installs them, and the inner init loads the drivers by
+# alias at boot, which case "autoload" checks).
 
 MD_NDEV=${MD_NDEV:-3}
 _b=${MVSOCK_BUILD:-$ROOT/build}
@@ -21,18 +21,25 @@ MD_RUN_ARGS=(
 	--add "${VSOCKCTL:-$_b/tools/vsockctl}"
 	--listen-inner 1240 --listen-outer 1241
 )
-MD_CASE_ARGS=(--autoload)
-# hot-plug and migration cases (our host driver only: time)
-[ "${MD_HOST:-ours}" = ours ] && MD_RUN_ARGS+=(--hotplug)
+MD_CASE_ARGS=()
+# hot-plug, migration and autoload cases (our host driver only: time)
+if [ "${MD_HOST:-ours}" = ours ]; then
+	MD_RUN_ARGS+=(--hotplug)
+	MD_CASE_ARGS+=(--autoload)
+fi
 export NESTED_NDEV=$MD_NDEV
 
-# Build the initramfs of these run-inner.sh arguments (default: the
-# suites', MD_RUN_ARGS and MD_CASE_ARGS) now: selftests/run-check.sh and
-# scripts/demo-nested.sh do, on the build machine, much faster than in
-# the test VM.
+# Build the initramfs of these run-inner.sh arguments (default: both of
+# the suites', with and without --installed) now: selftests/run-check.sh
+# and scripts/demo-nested.sh do, on the build machine, much faster than
+# in the test VM.
 md_prebuild_initramfs() {
 	local a add=() prev=
-	[ $# -gt 0 ] || set -- "${MD_RUN_ARGS[@]}" "${MD_CASE_ARGS[@]}"
+	if [ $# = 0 ]; then
+		md_prebuild_initramfs "${MD_RUN_ARGS[@]}" &&
+			md_prebuild_initramfs "${MD_RUN_ARGS[@]}" --installed
+		return
+	fi
 	for a in "$@"; do
 		case $prev,$a in
 		--add,*) add+=(--add "$a") ;;
