@@ -8,9 +8,10 @@
 # the VM) with apt, DKMS building the modules for this kernel, modprobe
 # by name, modinfo, the tools from $PATH, the man pages, the unit left
 # disabled, then apt remove/purge; DKMS from the sources alone as in a
-# guest, without linux-source (install, remove). Every install is compared with a list of the files
-# before it: removal must leave exactly that list. Leaves the work tree's
-# mvsock.ko and mvsock_loopback.ko loaded, as it found them.
+# guest, without linux-source (install, remove). Every install is
+# compared with a list of the files before it: removal must leave exactly
+# that list. Leaves the work tree's mvsock.ko and mvsock_loopback.ko
+# loaded, as it found them.
 
 ROOT=${MVSOCK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 # shellcheck source=selftests/lib/ktap.sh
