@@ -43,7 +43,7 @@ md_prebuild_initramfs() {
 	for a in "$@"; do
 		case $prev,$a in
 		--add,*) add+=(--add "$a") ;;
-		*,--installed | *,--autoload) add+=(--installed) ;;
+		*,--installed) add+=(--installed) ;;
 		esac
 		prev=$a
 	done
