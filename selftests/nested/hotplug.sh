@@ -11,7 +11,10 @@
 #   "$NESTED_HOTPLUG" add ID CID SLOT [--now]
 #	device_add vhost-vsock-pci,id=ID,guest-cid=CID,bus=$NESTED_HOTPLUG_BUS,
 #	addr=SLOT (1..31, free), then wait until a driver of the inner guest is
-#	bound to the new device's virtio device (probe done).
+#	bound to the new device's virtio device and mvsock's registry
+#	(/sys/module/mvsock/parameters/devices) lists a guest device with
+#	CID: the probe is done. (The driver's sysfs link alone is not enough:
+#	the driver core makes it before it calls the probe.)
 #   --now  skip shpchp's 5 s "attention button" abort window: a watcher in
 #	the inner guest powers the slot off (del) or on (add) through
 #	/sys/bus/pci/slots/SLOT/power as soon as the kernel logged the
@@ -148,20 +151,37 @@ T0=$(date +%s%N)
 out=$("$QMON" "device_add vhost-vsock-pci,id=$ID,guest-cid=$CID,bus=$NESTED_HOTPLUG_BUS,addr=$SLOT") ||
 	{ say "device_add $ID: $out" >&2; exit 1; }
 # In the inner guest: the slot's PCI device gets a virtio device with a
-# driver bound (busybox sh; tests without forks, the guest may be slow).
-if ! "$NESTED_EXEC" sh -c "
-	i=0
+# driver bound, and the registry lists the CID (busybox sh; tests without
+# forks, the guest may be slow). Exit 1: no driver bound; 3: bound, not
+# registered.
+"$NESTED_EXEC" sh -c "
+	i=0 b=0
 	while [ \$i -lt $((TMO * 10)) ]; do
-		read -r a </sys/bus/pci/slots/$SLOT/address 2>/dev/null &&
-		for d in /sys/bus/pci/devices/\$a.0/virtio*/driver; do
-			[ -e \"\$d\" ] && exit 0
-		done
+		if [ \$b = 0 ] && read -r a </sys/bus/pci/slots/$SLOT/address 2>/dev/null; then
+			for d in /sys/bus/pci/devices/\$a.0/virtio*/driver; do
+				[ -e \"\$d\" ] && b=1
+			done
+		fi
+		if [ \$b = 1 ]; then
+			while read -r l; do
+				case \"\$l \" in *' role=guest cid=$CID '*) exit 0 ;; esac
+			done </sys/module/mvsock/parameters/devices
+		fi
 		sleep 0.1
 		i=\$((i + 1))
 	done
-	exit 1"; then
-	say "add $ID (slot $SLOT): no driver bound after ${TMO}s" >&2
+	exit \$((b * 2 + 1))"
+rc=$?
+case $rc in
+0) ;;
+3)
+	say "add $ID (slot $SLOT): a driver is bound, but no guest device with CID $CID in mvsock's registry after ${TMO}s" >&2
 	exit 1
-fi
+	;;
+*)
+	say "add $ID (slot $SLOT): no driver bound after ${TMO}s (inner-exec status $rc)" >&2
+	exit 1
+	;;
+esac
 say "add $ID (slot $SLOT, CID $CID): probed after $(ms) ms"
 exit 0
