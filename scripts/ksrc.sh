@@ -11,4 +11,4 @@ OUT=$ROOT/build/ksrc
 KVER=${KVER:-$("$ROOT/scripts/kver.sh" --quiet)}
 # shellcheck source=scripts/lib/linux-source.sh
 . "$ROOT/scripts/lib/linux-source.sh"
-lsrc_extract "$OUT" drivers/vhost/vhost.h
+lsrc_extract --files "$OUT" drivers/vhost/vhost.h

@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# lsrc_extract OUT MEMBERS [NOTE]: extract MEMBERS (white-space separated
-# paths of the kernel tree) from the installed linux-source tarball of
-# $KVER's series (/usr/src/linux-source-6.12.tar.xz) into OUT, unless
-# OUT/.stamp shows they are there already (the tarball's mtime and size
-# and the member list); NOTE, when given, is printed on stderr before
-# extracting. Prints OUT on stdout. Sourced by scripts/ksrc.sh and
-# scripts/bpf-src.sh (set -e: a failure ends the script).
+# lsrc_extract [--files] OUT MEMBERS [NOTE]: extract MEMBERS (white-space
+# separated paths of the kernel tree) from the installed linux-source
+# tarball of $KVER's series (/usr/src/linux-source-6.12.tar.xz) into OUT,
+# unless OUT/.stamp shows they are there already (the tarball's mtime and
+# size and the member list); NOTE, when given, is printed on stderr before
+# extracting. --files: every member is a file, not a directory, and tar
+# stops reading once it has them all (--occurrence=1; a directory would
+# stop at its first entry). Prints OUT on stdout. Sourced by
+# scripts/ksrc.sh and scripts/bpf-src.sh (set -e: a failure ends the
+# script).
 
-lsrc_extract() { # out members [note]
+lsrc_extract() { # [--files] out members [note]
+	local once=()
+	[ "$1" != --files ] || { once=(--occurrence=1); shift; }
 	local out=$1 want=$2 series tarball id f members=()
 	series=$(echo "$KVER" | cut -d. -f1,2)
 	tarball=/usr/src/linux-source-$series.tar.xz
@@ -28,7 +33,7 @@ lsrc_extract() { # out members [note]
 	for f in $want; do
 		members+=("linux-source-$series/$f")
 	done
-	tar -xJf "$tarball" -C "$out" --strip-components=1 "${members[@]}"
+	tar -xJf "$tarball" -C "$out" "${once[@]}" --strip-components=1 "${members[@]}"
 	echo "$id" >"$out/.stamp"
 	echo "$out"
 }
